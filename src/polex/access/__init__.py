@@ -1,0 +1,1 @@
+"""Who may see what: accounts, principals and the one policy decision point."""

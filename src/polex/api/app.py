@@ -1,0 +1,33 @@
+"""The node's HTTP application: API under /api/v1, the web app at /."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from polex import __version__
+from polex.api import agencies, errors, records
+from polex.node.home import Node
+
+
+def create_app(node: Node) -> FastAPI:
+    app = FastAPI(
+        title=f"polex node {node.name}",
+        version=__version__,
+        openapi_url="/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.node = node
+    errors.install(app)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        with node.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return {"status": "ok", "node": node.name, "version": __version__}
+
+    api = APIRouter(prefix="/api/v1")
+    for router in (records.router, agencies.router):
+        api.include_router(router)
+    app.include_router(api)
+    return app

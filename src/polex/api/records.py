@@ -1,0 +1,97 @@
+"""/api/v1/records: create, read, update, delete (tombstone), history, own-agency listing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from pydantic import BaseModel
+
+from polex.api.deps import NodeDep, PrincipalDep
+from polex.api.schemas import Page, RecordOut
+from polex.model.envelope import Database
+from polex.node import records as service
+
+router = APIRouter(prefix="/records", tags=["records"])
+
+
+class VersionOut(BaseModel):
+    version: int
+    actor: str
+    reason: str | None
+    created_at: datetime
+    tombstone: bool
+    snapshot: dict[str, Any]
+
+
+class DeleteIn(BaseModel):
+    reason: str
+
+
+@router.post("", status_code=201, response_model=RecordOut)
+def create_record(node: NodeDep, principal: PrincipalDep, body: service.RecordInput) -> RecordOut:
+    with node.engine.begin() as conn:
+        return RecordOut.of(service.create(conn, principal, body))
+
+
+@router.get("", response_model=Page[RecordOut])
+def list_records(
+    node: NodeDep,
+    principal: PrincipalDep,
+    database: Database | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Page[RecordOut]:
+    with node.engine.begin() as conn:
+        page, total = service.list_own(
+            conn, principal, database.value if database else None, offset, limit
+        )
+    return Page(items=[RecordOut.of(r) for r in page], total=total, offset=offset, limit=limit)
+
+
+@router.get("/{record_id}", response_model=RecordOut)
+def read_record(
+    node: NodeDep, principal: PrincipalDep, record_id: str, purpose: str | None = None
+) -> RecordOut:
+    with node.engine.begin() as conn:
+        return RecordOut.of(service.read_full(conn, principal, record_id, purpose))
+
+
+@router.put("/{record_id}", response_model=RecordOut)
+def update_record(
+    node: NodeDep,
+    principal: PrincipalDep,
+    record_id: str,
+    body: service.RecordInput,
+    reason: str | None = None,
+) -> RecordOut:
+    with node.engine.begin() as conn:
+        return RecordOut.of(service.update(conn, principal, record_id, body, reason))
+
+
+@router.delete("/{record_id}", response_model=RecordOut)
+def delete_record(
+    node: NodeDep, principal: PrincipalDep, record_id: str, body: Annotated[DeleteIn, Body()]
+) -> RecordOut:
+    with node.engine.begin() as conn:
+        return RecordOut.of(service.delete(conn, principal, record_id, body.reason))
+
+
+@router.get("/{record_id}/history", response_model=list[VersionOut])
+def record_history(
+    node: NodeDep, principal: PrincipalDep, record_id: str, purpose: str | None = None
+) -> list[VersionOut]:
+    with node.engine.begin() as conn:
+        versions = service.history(conn, principal, record_id, purpose)
+    return [
+        VersionOut(
+            version=v.version,
+            actor=v.actor,
+            reason=v.reason,
+            created_at=v.created_at,
+            tombstone=v.tombstone,
+            snapshot=v.snapshot,
+        )
+        for v in versions
+    ]

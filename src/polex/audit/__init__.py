@@ -1,0 +1,1 @@
+"""The tamper-evident audit trail: every access is an entry, chained by hashes."""

@@ -1,0 +1,44 @@
+"""Audit entries, the chain head that serialises appends, and signed checkpoints."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
+
+from polex.store.metadata import Json, Timestamp, metadata
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("ts", Timestamp, nullable=False),
+    Column("actor", String(160), nullable=False),
+    Column("agency", String(32)),
+    Column("action", String(48), nullable=False),
+    Column("target", String(255)),
+    Column("purpose", Text),
+    Column("case_ref", String(128)),
+    Column("details", Json, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_actor_ts", "actor", "ts"),
+    Index("ix_audit_action_ts", "action", "ts"),
+)
+
+# One row: the last sequence number and hash. Updating it takes a row lock on PostgreSQL,
+# which serialises appenders across workers (SQLite serialises writers already).
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("seq", BigInteger, primary_key=True),
+    Column("hash", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
+    Column("ts", Timestamp, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""A node: one organisation's installation — its home directory, keys, database and services."""

@@ -1,0 +1,37 @@
+"""Index maintenance, in the writer's transaction: a record's keys change with the record."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, delete, insert
+
+from polex.model.record import Record
+from polex.search.keys import entity_keys
+from polex.search.tables import record_keys
+
+
+def key_rows(records: Sequence[Record]) -> list[dict[str, str]]:
+    return [
+        {"record_id": r.id, "kind": kind, "key": key[:255]}
+        for r in records
+        if not r.deleted
+        for kind, key in entity_keys(r.schema, r.properties)
+    ]
+
+
+def add(conn: Connection, records: Sequence[Record]) -> None:
+    """Index records that have no keys yet (new records, bulk import)."""
+    rows = key_rows(records)
+    if rows:
+        conn.execute(insert(record_keys), rows)
+
+
+def remove(conn: Connection, record_ids: Sequence[str]) -> None:
+    if record_ids:
+        conn.execute(delete(record_keys).where(record_keys.c.record_id.in_(record_ids)))
+
+
+def reindex(conn: Connection, records: Sequence[Record]) -> None:
+    remove(conn, [r.id for r in records])
+    add(conn, records)

@@ -1,0 +1,1 @@
+"""Persistence: one SQLAlchemy MetaData shared by every capability, SQLite or PostgreSQL."""

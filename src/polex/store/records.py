@@ -1,0 +1,236 @@
+"""Records and their append-only versions. Rows never leave this module: callers get Records."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from polex.model.envelope import Envelope, Restrictions
+from polex.model.record import Record, RecordVersion
+from polex.store.metadata import utcnow
+from polex.store.tables import record_versions, records
+
+ENVELOPE_COLUMNS = (
+    "database",
+    "owner",
+    "handling",
+    "reliability",
+    "accuracy",
+    "subject_category",
+    "notice_type",
+    "status",
+    "review_at",
+    "case_ref",
+    "provenance",
+)
+
+
+class RecordNotFound(LookupError):
+    pass
+
+
+class VersionConflict(Exception):
+    """The record changed since the version the writer read."""
+
+
+def record_id(owner: str, database: str, source_id: str) -> str:
+    """Stable key from the source id: re-importing the same row addresses the same record."""
+    digest = hashlib.sha256(f"{owner}\x1f{database}\x1f{source_id}".encode()).hexdigest()
+    return f"r{digest[:31]}"
+
+
+def _row_values(envelope: Envelope) -> dict[str, Any]:
+    data = envelope.model_dump(mode="python")
+    values = {col: data[col] for col in ENVELOPE_COLUMNS}
+    for col in (
+        "database",
+        "handling",
+        "reliability",
+        "accuracy",
+        "subject_category",
+        "notice_type",
+        "status",
+    ):
+        if values[col] is not None:
+            values[col] = str(getattr(envelope, col).value)
+    values["restrictions"] = envelope.restrictions.model_dump()
+    return values
+
+
+def _to_record(row: Row[Any]) -> Record:
+    m = row._mapping
+    envelope = Envelope(
+        **{col: m[col] for col in ENVELOPE_COLUMNS},
+        restrictions=Restrictions(**m["restrictions"]),
+    )
+    return Record(
+        id=m["id"],
+        source_id=m["source_id"],
+        schema=m["schema"],
+        properties=m["properties"],
+        envelope=envelope,
+        version=m["version"],
+        caption=m["caption"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        deleted=m["deleted"],
+        deleted_reason=m["deleted_reason"],
+    )
+
+
+def snapshot(record: Record) -> dict[str, Any]:
+    """What a version keeps: the whole record as it stood."""
+    return {
+        "source_id": record.source_id,
+        "schema": record.schema,
+        "caption": record.caption,
+        "properties": record.properties,
+        "envelope": record.envelope.model_dump(mode="json"),
+        "deleted": record.deleted,
+        "deleted_reason": record.deleted_reason,
+    }
+
+
+def build_record(
+    source_id: str,
+    schema: str,
+    properties: dict[str, list[str]],
+    caption: str,
+    envelope: Envelope,
+    version: int = 1,
+    now: datetime | None = None,
+) -> Record:
+    now = now or utcnow()
+    return Record(
+        id=record_id(envelope.owner, envelope.database.value, source_id),
+        source_id=source_id,
+        schema=schema,
+        properties=properties,
+        envelope=envelope,
+        version=version,
+        caption=caption[:512],
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _record_row(record: Record) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "source_id": record.source_id,
+        "schema": record.schema,
+        "caption": record.caption,
+        "properties": record.properties,
+        "version": record.version,
+        "deleted": record.deleted,
+        "deleted_reason": record.deleted_reason,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        **_row_values(record.envelope),
+    }
+
+
+def _version_row(record: Record, actor: str, reason: str | None) -> dict[str, Any]:
+    return {
+        "record_id": record.id,
+        "version": record.version,
+        "actor": actor,
+        "reason": reason,
+        "tombstone": record.deleted,
+        "snapshot": snapshot(record),
+        "created_at": record.updated_at,
+    }
+
+
+def insert_many(conn: Connection, new: Sequence[Record], actor: str, reason: str | None) -> None:
+    """Insert new records (version 1) and their first versions in one round trip each."""
+    if not new:
+        return
+    conn.execute(insert(records), [_record_row(r) for r in new])
+    conn.execute(insert(record_versions), [_version_row(r, actor, reason) for r in new])
+
+
+def write_version(conn: Connection, record: Record, actor: str, reason: str | None) -> None:
+    """Store ``record`` as the next version of an existing record (optimistic concurrency)."""
+    row = _record_row(record)
+    del row["id"], row["created_at"]
+    result = conn.execute(
+        update(records)
+        .where(records.c.id == record.id, records.c.version == record.version - 1)
+        .values(**row)
+    )
+    if result.rowcount != 1:
+        raise VersionConflict(f"record {record.id} is no longer at version {record.version - 1}")
+    conn.execute(insert(record_versions), [_version_row(record, actor, reason)])
+
+
+def get(conn: Connection, rid: str) -> Record:
+    row = conn.execute(select(records).where(records.c.id == rid)).first()
+    if row is None:
+        raise RecordNotFound(rid)
+    return _to_record(row)
+
+
+def get_many(conn: Connection, ids: Iterable[str]) -> dict[str, Record]:
+    ids = list(ids)
+    if not ids:
+        return {}
+    rows = conn.execute(select(records).where(records.c.id.in_(ids))).all()
+    return {r.id: _to_record(r) for r in rows}
+
+
+def existing_versions(conn: Connection, ids: Sequence[str]) -> dict[str, Record]:
+    """The current state of those of ``ids`` that exist (bulk import checks in batches)."""
+    return get_many(conn, ids)
+
+
+def history(conn: Connection, rid: str) -> list[RecordVersion]:
+    rows = conn.execute(
+        select(record_versions)
+        .where(record_versions.c.record_id == rid)
+        .order_by(record_versions.c.version)
+    ).all()
+    return [
+        RecordVersion(
+            record_id=r.record_id,
+            version=r.version,
+            actor=r.actor,
+            reason=r.reason,
+            created_at=r.created_at,
+            tombstone=r.tombstone,
+            snapshot=r.snapshot,
+        )
+        for r in rows
+    ]
+
+
+def list_page(
+    conn: Connection,
+    *,
+    database: str | None = None,
+    owner: str | None = None,
+    include_deleted: bool = False,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[Record], int]:
+    """One page of records, newest first, and the total count."""
+    where = []
+    if database:
+        where.append(records.c.database == database)
+    if owner:
+        where.append(records.c.owner == owner)
+    if not include_deleted:
+        where.append(records.c.deleted.is_(False))
+    total = conn.execute(select(func.count()).select_from(records).where(*where)).scalar_one()
+    rows = conn.execute(
+        select(records)
+        .where(*where)
+        .order_by(records.c.updated_at.desc(), records.c.id)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return [_to_record(r) for r in rows], total
