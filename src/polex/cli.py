@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
+from polex.messaging.cli import message_app, workspace_app
+from polex.model.envelope import Accuracy, Database, Handling, Reliability, SubjectCategory
 from polex.node.home import Node, NodeError, init_node, open_node
 
 app = typer.Typer(no_args_is_help=True, help="polex: secure police information exchange.")
@@ -20,6 +24,8 @@ records_app = typer.Typer(no_args_is_help=True, help="Records of this node.")
 app.add_typer(agency_app, name="agency")
 app.add_typer(user_app, name="user")
 app.add_typer(records_app, name="records")
+app.add_typer(message_app, name="message")
+app.add_typer(workspace_app, name="workspace")
 
 console = Console(stderr=True)
 
@@ -147,8 +153,14 @@ def user_add(
         except accounts.AccountError as exc:
             raise fail(str(exc)) from exc
     if as_json:
-        print_json({"username": new.user.username, "agency": new.user.agency,
-                    "role": new.user.role.value, "token": new.token})
+        print_json(
+            {
+                "username": new.user.username,
+                "agency": new.user.agency,
+                "role": new.user.role.value,
+                "token": new.token,
+            }
+        )
     else:
         typer.echo(new.token)
         console.print(f"user {username} ({role}, {agency}) added; the token above is shown once")
@@ -177,8 +189,14 @@ def records_show(
             raise fail(f"record {record_id} not found", 1) from exc
         except service.Restricted as exc:
             raise fail(str(exc), 1) from exc
-    print_json({"record_id": record.id, **record.entity(),
-                "polex": record.envelope.model_dump(mode="json"), "version": record.version})
+    print_json(
+        {
+            "record_id": record.id,
+            **record.entity(),
+            "polex": record.envelope.model_dump(mode="json"),
+            "version": record.version,
+        }
+    )
 
 
 @app.command()
@@ -200,3 +218,144 @@ def validate(
     result = checks[kind](value.replace("\\n", "\n"))
     print_json(result.to_json())
     raise typer.Exit(0 if result.valid else 1)
+
+
+@app.command("search")
+def search_command(
+    text: Annotated[str, typer.Argument(help="Name, identifier, birth date — free text.")],
+    purpose: Annotated[str, typer.Option("--purpose", help="Why the search is made.")],
+    user: Annotated[str, typer.Option("--user", help="Search as this user (policy applies).")],
+    case_ref: Annotated[str | None, typer.Option("--case")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100)] = 20,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search every database of the node; every search is audited with its purpose."""
+    from pydantic import ValidationError
+
+    from polex.access.accounts import AccountError, principal_for
+    from polex.search.engine import SearchQuery, search
+    from polex.search.views import hit_json
+
+    try:
+        query = SearchQuery(q=text, purpose=purpose, case_ref=case_ref, limit=limit)
+    except ValidationError as exc:
+        raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    node = node_at(home)
+    with node.engine.begin() as conn:
+        try:
+            principal = principal_for(conn, user, node.name)
+        except AccountError as exc:
+            raise fail(str(exc)) from exc
+        hits = [hit_json(h, node.name) for h in search(conn, principal, query)]
+    if as_json:
+        print_json({"hits": hits})
+        return
+    from rich.table import Table
+
+    table = Table("score", "database", "owner", "record", "why")
+    for hit in hits:
+        if hit["restricted"]:
+            table.add_row("-", "-", hit["owner"], "hit — contact owner", hit["record_id"])
+        else:
+            why = "; ".join(e["detail"] for e in hit["explanation"][:3])
+            table.add_row(f"{hit['score']:.2f}", hit["database"], hit["owner"], hit["caption"], why)
+    Console().print(table)
+
+
+def _import_progress(size: int) -> tuple[Any, Callable[[int], None]]:
+    """A Rich bar over the file's bytes on a terminal; in a log, a line every 5 per cent."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    if console.is_terminal:
+        bar = Progress(
+            "importing", BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=console
+        )
+        task = bar.add_task("import", total=size)
+        return bar, lambda position: bar.update(task, completed=position)
+    step = [-1]
+
+    def log(position: int) -> None:
+        percent = 100 * position // max(size, 1)
+        if percent // 5 != step[0]:
+            step[0] = percent // 5
+            console.print(f"progress: {percent}% ({position}/{size} bytes)", highlight=False)
+
+    return contextlib.nullcontext(), log
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="JSON Lines of FtM entities, or CSV (--mapping).")],
+    database: Annotated[Database, typer.Option("--database", help="Database the rows go into.")],
+    agency: Annotated[str, typer.Option("--agency", help="Agency that owns the records.")],
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", help="Column mapping of a CSV file.")
+    ] = None,
+    handling: Annotated[Handling | None, typer.Option("--handling")] = None,
+    subject_category: Annotated[SubjectCategory | None, typer.Option("--subject-category")] = None,
+    reliability: Annotated[Reliability | None, typer.Option("--reliability")] = None,
+    accuracy: Annotated[Accuracy | None, typer.Option("--accuracy")] = None,
+    partial: Annotated[
+        bool, typer.Option("--partial", help="Keep the good rows, write the rejected ones out.")
+    ] = False,
+    rejects: Annotated[
+        Path | None,
+        typer.Option("--rejects", help="Rejected rows as JSONL (--partial: FILE.rejects.jsonl)."),
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option("--user", help="Import as this user (default import:AGENCY).")
+    ] = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a file in one transaction (docs/import.md); exit 1 when rows were rejected."""
+    from polex.node import importer
+    from polex.node.sources import SourceError, open_source
+
+    flags = {
+        "handling": handling,
+        "subject_category": subject_category,
+        "reliability": reliability,
+        "accuracy": accuracy,
+    }
+    node = node_at(home)
+    if partial and rejects is None:
+        rejects = file.with_name(file.name + ".rejects.jsonl")
+    try:
+        reader = open_source(file, mapping)
+        with node.engine.begin() as conn:
+            actor = importer.import_actor(conn, node.name, agency, user)
+        options = importer.ImportOptions(
+            database=database,
+            agency=agency.upper(),
+            actor=actor,
+            defaults={k: v.value for k, v in flags.items() if v is not None},
+            partial=partial,
+        )
+        bar, on_progress = _import_progress(reader.size)
+        with importer.RejectsFile(rejects) as sink, bar:
+            report = importer.import_rows(
+                node.engine, reader, options, on_progress=on_progress, on_reject=sink.write
+            )
+    except (SourceError, importer.ImportRefused) as exc:
+        raise fail(str(exc)) from exc
+    for r in report.rejects:
+        for e in r.errors:
+            console.print(
+                f"line {r.line}: {e.field} [{e.rule}] {e.message}", markup=False, soft_wrap=True
+            )
+    if report.rejected > len(report.rejects):
+        console.print(f"... {report.rejected - len(report.rejects)} more rejected rows")
+    if report.rejected and rejects is not None:
+        console.print(f"rejected rows with their errors: {rejects}", soft_wrap=True)
+    outcome = "imported" if report.committed else "nothing imported (all or nothing)"
+    console.print(
+        f"{outcome}: {report.imported} new, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.rejected} rejected",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if as_json:
+        print_json(report.to_json())
+    raise typer.Exit(1 if report.rejected and not partial else 0)

@@ -61,7 +61,9 @@ def test_create_read_update_delete_keeps_every_version(client: TestClient, make_
     assert updated.json()["version"] == 2
 
     deleted = client.request(
-        "DELETE", f"/api/v1/records/{rid}", json={"reason": "court order 12/2026"},
+        "DELETE",
+        f"/api/v1/records/{rid}",
+        json={"reason": "court order 12/2026"},
         headers=officer.headers,
     )
     assert deleted.status_code == 200
@@ -74,9 +76,7 @@ def test_create_read_update_delete_keeps_every_version(client: TestClient, make_
 
 def test_history_lists_versions_and_tombstone(client: TestClient, make_actor) -> None:
     officer = make_actor("anna", "DE-BKA", "officer", "DE")
-    rid = client.post("/api/v1/records", json=person(), headers=officer.headers).json()[
-        "record_id"
-    ]
+    rid = client.post("/api/v1/records", json=person(), headers=officer.headers).json()["record_id"]
     changed = person()
     changed["properties"]["alias"] = ["Serguei Ivanoff"]
     client.put(f"/api/v1/records/{rid}", json=changed, headers=officer.headers)

@@ -41,15 +41,24 @@ class NewUserOut(UserOut):
 @router.get("/agencies", response_model=list[AgencyIO])
 def list_agencies(node: NodeDep, _principal: PrincipalDep) -> list[AgencyIO]:
     with node.engine.begin() as conn:
-        return [AgencyIO(code=a.code, name=a.name, country=a.country) for a in agencies.all_agencies(conn)]
+        return [
+            AgencyIO(code=a.code, name=a.name, country=a.country)
+            for a in agencies.all_agencies(conn)
+        ]
 
 
 @router.post("/agencies", status_code=201, response_model=AgencyIO)
 def add_agency(node: NodeDep, admin: AdminDep, body: AgencyIO) -> AgencyIO:
     with node.engine.begin() as conn:
         a = agencies.add(conn, body.code, body.name, body.country)
-        audit.append(conn, actor=admin.actor, agency=admin.agency, action="admin.agency_add",
-                     target=a.code, details={"name": a.name, "country": a.country})
+        audit.append(
+            conn,
+            actor=admin.actor,
+            agency=admin.agency,
+            action="admin.agency_add",
+            target=a.code,
+            details={"name": a.name, "country": a.country},
+        )
     return AgencyIO(code=a.code, name=a.name, country=a.country)
 
 
@@ -63,6 +72,12 @@ def list_users(node: NodeDep, _admin: AdminDep, agency: str | None = None) -> li
 def add_user(node: NodeDep, admin: AdminDep, body: UserIn) -> NewUserOut:
     with node.engine.begin() as conn:
         new = accounts.add_user(conn, body.username, body.agency, body.role)
-        audit.append(conn, actor=admin.actor, agency=admin.agency, action="admin.user_add",
-                     target=body.username, details={"agency": body.agency, "role": body.role})
+        audit.append(
+            conn,
+            actor=admin.actor,
+            agency=admin.agency,
+            action="admin.user_add",
+            target=body.username,
+            details={"agency": body.agency, "role": body.role},
+        )
     return NewUserOut(**new.user.__dict__, token=new.token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from polex import __version__
-from polex.api import agencies, errors, records
+from polex.api import agencies, errors, messages, records, search, workspaces
 from polex.node.home import Node
 
 
@@ -19,6 +19,7 @@ def create_app(node: Node) -> FastAPI:
     )
     app.state.node = node
     errors.install(app)
+    messages.install(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -27,7 +28,13 @@ def create_app(node: Node) -> FastAPI:
         return {"status": "ok", "node": node.name, "version": __version__}
 
     api = APIRouter(prefix="/api/v1")
-    for router in (records.router, agencies.router):
+    for router in (
+        records.router,
+        agencies.router,
+        search.router,
+        messages.router,
+        workspaces.router,
+    ):
         api.include_router(router)
     app.include_router(api)
     return app

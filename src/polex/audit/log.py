@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from polex.audit.tables import audit_head, audit_log
 from polex.store.metadata import utcnow
@@ -93,3 +94,47 @@ def append(
     )
     conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
     return seq
+
+
+# Built once: for a batch writer, building statements would cost more than running them.
+_INSERT_ENTRIES = insert(audit_log)
+_ADVANCE_HEAD = (
+    update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+
+
+def append_many(conn: Connection, entries: Sequence[dict[str, Any]]) -> list[int]:
+    """Write several entries (each with ``append``'s keyword arguments) in the caller's
+    transaction, taking the chain head once and inserting in one round trip: a bulk action
+    (a batch of messages) pays for its audit once, not per entry. Returns the sequence numbers."""
+    if not entries:
+        return []
+    seq, prev = _head(conn)
+    rows = []
+    for e in entries:
+        seq += 1
+        ts = utcnow()
+        details = json.loads(json.dumps(e.get("details") or {}, default=str))
+        fields = (e["actor"], e.get("agency"), e["action"], e.get("target"), e.get("purpose"))
+        digest = entry_hash(seq, ts, *fields, e.get("case_ref"), details, prev)
+        rows.append(
+            {
+                "seq": seq,
+                "ts": ts,
+                "actor": e["actor"],
+                "agency": e.get("agency"),
+                "action": e["action"],
+                "target": e.get("target"),
+                "purpose": e.get("purpose"),
+                "case_ref": e.get("case_ref"),
+                "details": details,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        prev = digest
+    conn.execute(_INSERT_ENTRIES, rows)
+    conn.execute(_ADVANCE_HEAD, {"new_seq": seq, "new_hash": prev})
+    return [r["seq"] for r in rows]

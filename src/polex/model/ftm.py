@@ -50,7 +50,7 @@ class PolexModel(Model):
         self.properties = set()
         self.qnames = {}
         for name, config in configs.items():
-            self.schemata[name] = Schema(self, name, config)
+            self.schemata[name] = Schema(self, name, config)  # type: ignore[arg-type]
         self.generate()
 
 

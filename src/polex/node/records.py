@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import date
+
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 
@@ -237,7 +238,9 @@ def read(
         record = store.get(conn, rid)
     except store.RecordNotFound:
         record = None
-    view = View.none if record is None or record.deleted else record_view(principal, record.envelope)
+    view = (
+        View.none if record is None or record.deleted else record_view(principal, record.envelope)
+    )
     audit.append(
         conn,
         actor=principal.actor,

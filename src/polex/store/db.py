@@ -8,8 +8,6 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
-from polex.store.metadata import metadata
-
 # Every module that registers tables on the shared MetaData; imported before create/migrate.
 TABLE_MODULES = (
     "polex.store.tables",

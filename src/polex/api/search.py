@@ -1,0 +1,102 @@
+"""POST /api/v1/search (polex's own) and POST /api/v1/match (shaped like yente's /match, so
+existing screening clients can call polex)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from polex.access.policy import View, record_views
+from polex.api.deps import NodeDep, PrincipalDep
+from polex.audit import log as audit
+from polex.search.engine import SearchQuery, rank, search
+from polex.search.score import MATCH_THRESHOLD
+from polex.search.views import hit_json
+
+router = APIRouter(tags=["search"])
+
+
+@router.post("/search")
+def search_records(node: NodeDep, principal: PrincipalDep, body: SearchQuery) -> dict[str, Any]:
+    with node.engine.begin() as conn:
+        hits = search(conn, principal, body)
+    return {"hits": [hit_json(h, node.name) for h in hits], "purpose": body.purpose}
+
+
+class EntityExample(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    schema_: str = Field(alias="schema")
+    properties: dict[str, list[str]]
+
+
+class MatchRequest(BaseModel):
+    queries: dict[str, EntityExample] = Field(min_length=1, max_length=100)
+    purpose: str = Field(min_length=3, max_length=500)
+    case_ref: str | None = None
+
+
+@router.post("/match")
+def match_entities(
+    node: NodeDep,
+    principal: PrincipalDep,
+    body: MatchRequest,
+    limit: Annotated[int, Query(ge=1, le=100)] = 5,
+    threshold: Annotated[float, Query(ge=0, le=1)] = MATCH_THRESHOLD,
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    seen: list[str] = []
+    with node.engine.begin() as conn:
+        for key, example in body.queries.items():
+            ranked = rank(conn, example.schema_, example.properties, limit=limit * 2)
+            views = record_views(principal, [r.envelope for r, _, _ in ranked])
+            results = []
+            for (record, score, features), view in zip(ranked, views, strict=True):
+                if view == View.none:
+                    continue
+                seen.append(record.id)
+                if view == View.full:
+                    results.append(
+                        {
+                            "id": record.id,
+                            "source_id": record.source_id,
+                            "caption": record.caption,
+                            "schema": record.schema,
+                            "properties": record.properties,
+                            "datasets": [record.database],
+                            "score": score,
+                            "match": score >= threshold,
+                            "features": {f.name: round(f.score, 4) for f in features},
+                        }
+                    )
+                else:
+                    results.append(
+                        {
+                            "id": record.id,
+                            "restricted": True,
+                            "owner": record.owner,
+                            "match": score >= threshold,
+                        }
+                    )
+            responses[key] = {
+                "status": 200,
+                "results": results[:limit],
+                "total": {"value": len(results[:limit]), "relation": "eq"},
+                "query": example.model_dump(by_alias=True),
+            }
+        audit.append(
+            conn,
+            actor=principal.actor,
+            agency=principal.agency,
+            action="search",
+            purpose=body.purpose,
+            case_ref=body.case_ref,
+            details={"api": "match", "queries": list(body.queries), "hits": seen},
+        )
+    return {
+        "responses": responses,
+        "matcher": {"name": "polex", "threshold": threshold},
+        "limit": limit,
+    }

@@ -1,0 +1,329 @@
+"""Delivery: queued -> delivered for this node's recipients, queued -> sent for partner nodes'.
+
+All state is in the database, so any number of worker processes (``polex serve --workers N``
+over one PostgreSQL database) share the work and a crash loses nothing:
+
+- a local delivery is claimed and completed in one transaction (``FOR UPDATE SKIP LOCKED`` on
+  PostgreSQL, the single writer lock on SQLite) and the update only moves rows still queued,
+  so each delivery happens exactly once however many workers race for it;
+- a remote delivery is leased (``lease_until``), handed to the federation ``Transport`` outside
+  any transaction, and marked sent when the partner's signed receipts come back; a lost answer
+  means the lease runs out and the message goes again, which the partner, keyed on the message
+  id, accepts once.
+
+``POLEX_DELIVERY_DELAY`` (see messaging.settings) holds local deliveries back for a while; tests
+use it to kill a node between queueing and delivery."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any, Protocol
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Connection, Row, Select, bindparam, or_, select, update
+
+from polex.messaging import exchange, store
+from polex.messaging.errors import MessagingError
+from polex.messaging.mailroom import Mailroom
+from polex.messaging.model import Delivery, DeliveryState
+from polex.messaging.tables import message_deliveries, message_receipts, messages
+from polex.store.db import is_sqlite
+from polex.store.metadata import utcnow
+
+log = logging.getLogger(__name__)
+d = message_deliveries.c
+BATCH = 500
+MAX_ATTEMPTS = 12
+LEASE = timedelta(seconds=60)
+
+
+class Transport(Protocol):
+    """How the federation carries messaging's bytes to a partner node (e.g. HTTPS with mutual
+    TLS). Both calls raise TransportError when the partner could not be reached or refused."""
+
+    def send(self, node: str, envelope: bytes) -> list[bytes]:
+        """Hand a signed message envelope to ``node``; return the receipts it signed."""
+        ...
+
+    def send_receipt(self, node: str, receipt: bytes) -> None:
+        """Hand a signed receipt to the node that sent the message."""
+        ...
+
+
+class PartnerKeys(Protocol):
+    def public_key(self, node: str) -> Ed25519PublicKey | None:
+        """The partner's message-signing key, or None for a node that is not a partner."""
+        ...
+
+
+class TransportError(Exception):
+    """``permanent``: retrying will not help (unknown node, refused by policy)."""
+
+    def __init__(self, reason: str, permanent: bool = False) -> None:
+        self.reason = reason
+        self.permanent = permanent
+        super().__init__(reason)
+
+
+# Built once per process: on the send path constructing statements costs more than running them.
+_QUEUED_HERE = select(d.message_id, d.recipient).where(
+    d.state == DeliveryState.queued.value, d.node == bindparam("node")
+)
+_MESSAGES = select(messages).where(messages.c.id.in_(bindparam("ids", expanding=True)))
+_ONE_DELIVERY = (d.message_id == bindparam("b_mid"), d.recipient == bindparam("b_rcpt"))
+_DELIVER = (
+    update(message_deliveries)
+    .where(*_ONE_DELIVERY, d.state == DeliveryState.queued.value)
+    .values(
+        state=DeliveryState.delivered.value,
+        sent_at=bindparam("b_now"),
+        delivered_at=bindparam("b_now"),
+    )
+)
+_FAIL = (
+    update(message_deliveries)
+    .where(*_ONE_DELIVERY, d.state == DeliveryState.queued.value)
+    .values(state=DeliveryState.failed.value, reason=bindparam("b_reason"))
+)
+
+
+@lru_cache(maxsize=64)
+def _claim(of_messages: bool, limit: int, skip_locked: bool) -> Select[Any]:
+    """Queued local deliveries of given messages, or due ones oldest first; on PostgreSQL
+    locked so that concurrent workers take disjoint rows."""
+    if of_messages:
+        query = _QUEUED_HERE.where(d.message_id.in_(bindparam("ids", expanding=True)))
+    else:
+        query = _QUEUED_HERE.where(d.queued_at <= bindparam("cutoff")).order_by(d.queued_at)
+    query = query.limit(limit)
+    return query.with_for_update(skip_locked=True) if skip_locked else query
+
+
+def _deliver_rows(conn: Connection, room: Mailroom, claimed: Sequence[Row[Any]]) -> int:
+    """Check each claimed message's integrity (on receipt) and move its delivery on; returns
+    how many rows this call moved to delivered (only rows still queued move)."""
+    ids = sorted({c.message_id for c in claimed})
+    broken: dict[str, str] = {}
+    for row in conn.execute(_MESSAGES, {"ids": ids}):
+        try:
+            store.decode(room.crypto, row)
+        except MessagingError as exc:
+            broken[row.id] = str(exc)
+    now = utcnow()
+    ok = [
+        {"b_mid": c.message_id, "b_rcpt": c.recipient, "b_now": now}
+        for c in claimed
+        if c.message_id not in broken
+    ]
+    failed = [
+        {"b_mid": c.message_id, "b_rcpt": c.recipient, "b_reason": broken[c.message_id]}
+        for c in claimed
+        if c.message_id in broken
+    ]
+    if failed:
+        conn.execute(_FAIL, failed)
+    return conn.execute(_DELIVER, ok).rowcount if ok else 0
+
+
+def deliver_now(room: Mailroom, ids: Sequence[str]) -> dict[str, list[Delivery]]:
+    """Deliver these messages' local recipients now (the sender's fast path); returns the
+    messages' deliveries as they then stand."""
+    with room.engine.begin() as conn:
+        query = _claim(True, BATCH * 10, not is_sqlite(room.engine))
+        claimed = conn.execute(query, {"node": room.node, "ids": list(ids)}).all()
+        if claimed:
+            _deliver_rows(conn, room, claimed)
+        return store.deliveries(conn, ids)
+
+
+def deliver_pending(room: Mailroom, limit: int = BATCH) -> int:
+    """Deliver up to ``limit`` queued local deliveries, oldest first; returns how many."""
+    cutoff = utcnow() - timedelta(seconds=room.settings.delivery_delay)
+    with room.engine.begin() as conn:
+        query = _claim(False, limit, not is_sqlite(room.engine))
+        claimed = conn.execute(query, {"node": room.node, "cutoff": cutoff}).all()
+        return _deliver_rows(conn, room, claimed) if claimed else 0
+
+
+def _lease_remote(room: Mailroom, limit: int) -> dict[tuple[str, str], list[str]]:
+    """Claim queued deliveries to partner nodes for one relay pass, grouped per message+node."""
+    now = utcnow()
+    with room.engine.begin() as conn:
+        query = (
+            select(d.message_id, d.recipient, d.node, d.attempts)
+            .where(
+                d.state == DeliveryState.queued.value,
+                d.node != room.node,
+                or_(d.lease_until.is_(None), d.lease_until <= now),
+            )
+            .order_by(d.queued_at)
+            .limit(limit)
+        )
+        if not is_sqlite(room.engine):
+            query = query.with_for_update(skip_locked=True)
+        rows = conn.execute(query).all()
+        groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for r in rows:
+            groups[(r.message_id, r.node)].append(r.recipient)
+            backoff = min(LEASE * 2**r.attempts, timedelta(hours=1))
+            conn.execute(
+                update(message_deliveries)
+                .where(d.message_id == r.message_id, d.recipient == r.recipient)
+                .values(attempts=r.attempts + 1, lease_until=now + backoff)
+            )
+        return groups
+
+
+def _mark(room: Mailroom, message_id: str, recipients: list[str], **values: object) -> None:
+    with room.engine.begin() as conn:
+        conn.execute(
+            update(message_deliveries)
+            .where(
+                d.message_id == message_id,
+                d.recipient.in_(recipients),
+                d.state == DeliveryState.queued.value,
+            )
+            .values(**values)
+        )
+
+
+def _give_up(room: Mailroom, message_id: str, recipients: list[str], exc: TransportError) -> None:
+    with room.engine.begin() as conn:
+        attempts = conn.execute(
+            select(d.attempts).where(d.message_id == message_id, d.recipient.in_(recipients))
+        ).scalars()
+        final = exc.permanent or max(attempts, default=0) >= MAX_ATTEMPTS
+    if final:
+        _mark(room, message_id, recipients, state=DeliveryState.failed.value, reason=exc.reason)
+    else:
+        _mark(room, message_id, recipients, reason=f"retrying: {exc.reason}")
+
+
+def relay_pending(
+    room: Mailroom, transport: Transport, partners: PartnerKeys, limit: int = 100
+) -> int:
+    """One relay pass: queued messages to partner nodes, then receipts this node owes; returns
+    how many deliveries the partners accepted."""
+    accepted = 0
+    for (mid, node), recipients in _lease_remote(room, limit).items():
+        key = partners.public_key(node)
+        if key is None:
+            _give_up(room, mid, recipients, TransportError(f"{node} is not a partner", True))
+            continue
+        try:
+            with room.engine.begin() as conn:
+                envelope = exchange.export_envelope(conn, room, mid)
+        except MessagingError as exc:
+            _mark(room, mid, recipients, state=DeliveryState.failed.value, reason=str(exc))
+            continue
+        try:
+            receipts = transport.send(node, envelope)
+        except TransportError as exc:
+            _give_up(room, mid, recipients, exc)
+            continue
+        _mark(room, mid, recipients, state=DeliveryState.sent.value, sent_at=utcnow(), reason=None)
+        for receipt in receipts:
+            try:
+                exchange.apply_receipt(room, receipt, node, key)
+                accepted += 1
+            except MessagingError as exc:
+                log.warning("receipt from %s for %s refused: %s", node, mid, exc)
+    _relay_receipts(room, transport, limit)
+    return accepted
+
+
+def _relay_receipts(room: Mailroom, transport: Transport, limit: int) -> None:
+    r = message_receipts.c
+    now = utcnow()
+    with room.engine.begin() as conn:
+        query = (
+            select(message_receipts)
+            .where(r.outbox_state == "queued", or_(r.lease_until.is_(None), r.lease_until <= now))
+            .order_by(r.created_at)
+            .limit(limit)
+        )
+        if not is_sqlite(room.engine):
+            query = query.with_for_update(skip_locked=True)
+        rows = conn.execute(query).all()
+        for row in rows:
+            conn.execute(
+                update(message_receipts)
+                .where(
+                    r.message_id == row.message_id,
+                    r.recipient == row.recipient,
+                    r.state == row.state,
+                )
+                .values(
+                    attempts=row.attempts + 1,
+                    lease_until=now + min(LEASE * 2**row.attempts, timedelta(hours=1)),
+                )
+            )
+    for row in rows:
+        try:
+            transport.send_receipt(
+                row.node, exchange.receipt_bytes(row.document, bytes(row.signature))
+            )
+        except TransportError as exc:
+            log.warning("receipt for %s to %s not sent: %s", row.message_id, row.node, exc)
+            continue
+        with room.engine.begin() as conn:
+            conn.execute(
+                update(message_receipts)
+                .where(
+                    r.message_id == row.message_id,
+                    r.recipient == row.recipient,
+                    r.state == row.state,
+                )
+                .values(outbox_state="sent", sent_at=utcnow())
+            )
+
+
+class DeliveryWorker:
+    """A background thread per process: delivers local messages, and relays to partner nodes
+    once the federation provides a transport. Woken at once by sends in this process, and
+    polling for work queued by other processes or left by a crash."""
+
+    def __init__(
+        self,
+        room: Mailroom,
+        transport: Transport | None = None,
+        partners: PartnerKeys | None = None,
+    ) -> None:
+        self.room = room
+        self.transport = transport
+        self.partners = partners
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="polex-delivery", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self.room.wake.set()
+        self._thread.join(timeout)
+
+    def step(self) -> int:
+        done = deliver_pending(self.room)
+        if self.transport is not None and self.partners is not None:
+            done += relay_pending(self.room, self.transport, self.partners)
+        return done
+
+    def _run(self) -> None:
+        interval = self.room.settings.delivery_interval
+        if self.room.settings.delivery_delay:
+            interval = min(interval, self.room.settings.delivery_delay)
+        while not self._stop.is_set():
+            try:
+                busy = self.step() > 0
+            except Exception:  # a worker that dies silently would strand the queue
+                log.exception("delivery pass failed; retrying")
+                busy = False
+            if not busy:
+                self.room.wake.wait(interval)
+                self.room.wake.clear()

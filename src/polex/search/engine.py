@@ -1,0 +1,206 @@
+"""One search across every database of the node: identifiers exact, names fuzzy, owners' rules
+applied to every hit, and the search itself written to the audit trail with its purpose.
+
+Cross-matching reuses ``rank`` so that searches and hits come from one matching engine."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import Connection
+
+from polex.access.policy import View, record_views
+from polex.access.principal import Principal
+from polex.audit import log as audit
+from polex.model.envelope import Database
+from polex.model.record import Record
+from polex.search import candidates
+from polex.search.identifiers import identifier_keys, query_identifier_keys
+from polex.search.keys import entity_keys, query_keys
+from polex.search.score import MATCH_THRESHOLD, Feature, score_pair
+from polex.store import records as store
+
+DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$|^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
+CANDIDATES_PER_HIT = 10
+MIN_CANDIDATES = 100
+REPORTED_MIN_SCORE = 0.5
+
+
+class SearchQuery(BaseModel):
+    """What an officer asks: free text ``q`` or structured fields, and always why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    q: str | None = Field(default=None, max_length=500)
+    name: str | None = Field(default=None, max_length=300)
+    birth_date: str | None = None
+    nationality: str | None = Field(default=None, max_length=2)
+    gender: str | None = None
+    identifiers: list[str] = Field(default_factory=list, max_length=20)
+    databases: list[Database] | None = None
+    purpose: str = Field(min_length=3, max_length=500)
+    case_ref: str | None = Field(default=None, max_length=128)
+    limit: int = Field(default=20, ge=1, le=100)
+    federated: bool = False
+
+    @field_validator("purpose")
+    @classmethod
+    def _purpose_said(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("purpose: say why the search is made")
+        return value.strip()
+
+
+@dataclass(frozen=True)
+class Hit:
+    record: Record
+    score: float
+    features: list[Feature]
+    view: View
+
+    @property
+    def match(self) -> bool:
+        return self.score >= MATCH_THRESHOLD
+
+
+@dataclass
+class Parsed:
+    name: str | None
+    properties: dict[str, list[str]]
+    identifiers: list[str] = field(default_factory=list)
+
+
+def _iso_date(token: str) -> str | None:
+    m = DATE.match(token)
+    if not m:
+        return None
+    if m.group(1):
+        return token
+    day, month, year = m.group(4), m.group(5), m.group(6)
+    return f"{year}-{int(month):02d}-{int(day):02d}"
+
+
+def parse(query: SearchQuery) -> Parsed:
+    """Split free text into identifiers, a birth date and a name; structured fields win."""
+    name_tokens: list[str] = []
+    identifiers = list(query.identifiers)
+    birth_date = query.birth_date
+    for token in (query.q or "").split():
+        iso = _iso_date(token)
+        if iso and not birth_date:
+            birth_date = iso
+        elif query_identifier_keys(token):
+            identifiers.append(token)
+        else:
+            name_tokens.append(token)
+    name = query.name or (" ".join(name_tokens) if name_tokens else None)
+    props: dict[str, list[str]] = {}
+    if name:
+        props["name"] = [name]
+    if birth_date:
+        props["birthDate"] = [birth_date]
+    if query.nationality:
+        props["nationality"] = [query.nationality.lower()]
+    if query.gender:
+        props["gender"] = [query.gender.lower()]
+    return Parsed(name=name, properties=props, identifiers=identifiers)
+
+
+def _identifier_hits(conn: Connection, identifiers: Sequence[str]) -> dict[str, list[Feature]]:
+    found: dict[str, list[Feature]] = {}
+    for text in identifiers:
+        keys = query_identifier_keys(text)
+        for rid in candidates.generate(conn, keys, limit=MIN_CANDIDATES):
+            found.setdefault(rid, []).append(
+                Feature("identifier", 1.0, f"identifier {text!r} matches exactly")
+            )
+    return found
+
+
+def rank(
+    conn: Connection,
+    schema: str,
+    properties: dict[str, list[str]],
+    limit: int,
+    identifiers: Sequence[str] = (),
+    databases: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
+) -> list[tuple[Record, float, list[Feature]]]:
+    """Records that match an entity, best first: the engine both search and cross-match use."""
+    keys = set(entity_keys(schema, properties))
+    if properties.get("name"):
+        for name in properties["name"]:
+            keys |= set(query_keys(name))
+    frequencies = candidates.key_frequencies(conn, keys)
+    pool = candidates.generate(
+        conn, keys, limit=max(MIN_CANDIDATES, limit * CANDIDATES_PER_HIT), frequencies=frequencies
+    )
+    exact = _identifier_hits(conn, identifiers)
+    exact_keys = identifier_keys(schema, properties)
+    loaded = store.get_many(conn, set(pool) | set(exact))
+    total = candidates.total_records(conn)
+    weights = {key[1]: candidates.idf(df, total) for key, df in frequencies.items() if df}
+    top = max(weights.values(), default=1.0)
+
+    def token_weight(token: str) -> float:
+        """Rarer name parts weigh more: the IDF of the token's own keys, relative to the rarest."""
+        known = [weights[key] for _, key in query_keys(token) if key in weights]
+        return max(known) / top if known else 1.0
+
+    ranked: list[tuple[Record, float, list[Feature]]] = []
+    for rid, record in loaded.items():
+        if record.deleted or rid in exclude:
+            continue
+        if databases and record.database not in databases:
+            continue
+        result = score_pair(schema, properties, record.schema, record.properties, token_weight)
+        score, features = result.score, list(result.features)
+        shared = exact_keys & identifier_keys(record.schema, record.properties)
+        if rid in exact:
+            score, features = 1.0, exact[rid] + features
+        elif shared:
+            detail = ", ".join(f"{kind} {key}" for kind, key in sorted(shared))
+            score, features = 1.0, [Feature("identifier", 1.0, f"shared {detail}"), *features]
+        if score >= REPORTED_MIN_SCORE:
+            ranked.append((record, round(score, 4), features))
+    ranked.sort(key=lambda item: (-item[1], item[0].id))
+    return ranked[:limit]
+
+
+def search(conn: Connection, principal: Principal, query: SearchQuery) -> list[Hit]:
+    """Hits the principal may know of, each as full or restricted; audited with the purpose."""
+    parsed = parse(query)
+    schema = "Person" if parsed.properties.keys() - {"name"} else "LegalEntity"
+    databases = [d.value for d in query.databases] if query.databases else None
+    ranked = rank(
+        conn,
+        schema,
+        parsed.properties,
+        limit=query.limit * 2,
+        identifiers=parsed.identifiers,
+        databases=databases,
+    )
+    views = record_views(principal, [record.envelope for record, _, _ in ranked])
+    hits = [
+        Hit(record=record, score=score, features=features, view=view)
+        for (record, score, features), view in zip(ranked, views, strict=True)
+        if view != View.none
+    ][: query.limit]
+    audit.append(
+        conn,
+        actor=principal.actor,
+        agency=principal.agency,
+        action="search",
+        purpose=query.purpose,
+        case_ref=query.case_ref,
+        details={
+            "query": query.model_dump(mode="json", exclude={"purpose", "case_ref", "limit"}),
+            "hits": [h.record.id for h in hits if h.view == View.full],
+            "restricted_hits": [h.record.id for h in hits if h.view == View.hit],
+            "node": principal.node,
+        },
+    )
+    return hits

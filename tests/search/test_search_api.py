@@ -1,0 +1,179 @@
+"""Search and /match over a real node: purpose required, ranking, audit, and no leaks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from polex.audit.tables import audit_log
+from polex.node.home import Node
+
+PURPOSE = "border check at Frankfurt airport"
+
+
+def person(sid: str, name: str, birth: str, nat: str, **envelope: Any) -> dict[str, Any]:
+    return {
+        "id": sid,
+        "schema": "Person",
+        "properties": {"name": [name], "birthDate": [birth], "nationality": [nat]},
+        "polex": {"database": "intelligence", "subject_category": "suspect", **envelope},
+    }
+
+
+@pytest.fixture
+def loaded(client: TestClient, make_actor):  # type: ignore[no-untyped-def]
+    de = make_actor("anna", "DE-BKA", "officer", "DE")
+    it = make_actor("luca", "IT-DCSA", "officer", "IT")
+    rows = [
+        (de, person("de-1", "Sergei Ivanov", "1980-05-17", "ru")),
+        (de, person("de-2", "Mohammed Al-Hassan", "1975-01-02", "sy")),
+        (de, person("de-3", "Zhang Wei", "1990-11-30", "cn")),
+        (de, person("de-4", "Maria Schmidt", "1985-03-03", "de")),
+        (
+            it,
+            person(
+                "it-1",
+                "Sergej Ivanov",
+                "1980-05-17",
+                "ru",
+                restrictions={"allow_agencies": ["IT-DCSA"]},
+                handling="H2",
+            ),
+        ),
+        (
+            it,
+            {
+                "id": "it-pass-1",
+                "schema": "Passport",
+                "properties": {"number": ["L898902C3"], "country": ["it"]},
+                "polex": {"database": "travel_documents"},
+            },
+        ),
+    ]
+    for actor, body in rows:
+        answer = client.post("/api/v1/records", json=body, headers=actor.headers)
+        assert answer.status_code == 201, answer.text
+    return de, it
+
+
+def test_search_without_purpose_is_refused(client: TestClient, loaded) -> None:  # type: ignore[no-untyped-def]
+    de, _ = loaded
+    answer = client.post("/api/v1/search", json={"q": "Ivanov"}, headers=de.headers)
+    assert answer.status_code == 422
+    assert "purpose" in answer.text
+    blank = client.post(
+        "/api/v1/search", json={"q": "Ivanov", "purpose": "   "}, headers=de.headers
+    )
+    assert blank.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["Сергей Иванов", "Serguei Ivanoff", "Ivanov, Sergei", "Sergei Ivanov 1980"],
+)
+def test_cross_script_name_finds_the_record(client: TestClient, loaded, query: str) -> None:  # type: ignore[no-untyped-def]
+    de, _ = loaded
+    answer = client.post(
+        "/api/v1/search", json={"q": query, "purpose": PURPOSE}, headers=de.headers
+    )
+    assert answer.status_code == 200, answer.text
+    hits = [h for h in answer.json()["hits"] if not h["restricted"]]
+    assert hits, query
+    top = hits[0]
+    assert top["source_id"] == "de-1"
+    assert top["database"] == "intelligence"
+    assert top["owner"] == "DE-BKA"
+    assert top["explanation"]
+    assert 0 < top["score"] <= 1
+
+
+def test_identifier_lookup_ignores_spacing_and_case(client: TestClient, loaded) -> None:  # type: ignore[no-untyped-def]
+    de, it = loaded
+    answer = client.post(
+        "/api/v1/search",
+        json={"identifiers": ["l898 902-c3"], "purpose": PURPOSE},
+        headers=it.headers,
+    )
+    hits = answer.json()["hits"]
+    assert [h["source_id"] for h in hits] == ["it-pass-1"]
+    assert hits[0]["score"] == 1.0
+
+
+def test_restricted_hit_leaks_no_field(client: TestClient, loaded) -> None:  # type: ignore[no-untyped-def]
+    de, _ = loaded
+    answer = client.post(
+        "/api/v1/search", json={"q": "Sergej Ivanov", "purpose": PURPOSE}, headers=de.headers
+    )
+    restricted = [h for h in answer.json()["hits"] if h["restricted"]]
+    assert len(restricted) == 1
+    hit = restricted[0]
+    assert set(hit) == {"record_id", "restricted", "owner", "contact", "node"}
+    assert hit["owner"] == "IT-DCSA"
+    text = json.dumps(answer.json())
+    assert "it-1" not in text  # the restricted record's source id
+    assert text.count("1980-05-17") == 1  # only the visible record's birth date
+
+
+def test_match_endpoint_is_yente_shaped_and_hides_restricted(client: TestClient, loaded) -> None:  # type: ignore[no-untyped-def]
+    de, _ = loaded
+    body = {
+        "queries": {
+            "q1": {
+                "schema": "Person",
+                "properties": {"name": ["Sergei Ivanov"], "birthDate": ["1980-05-17"]},
+            }
+        },
+        "purpose": PURPOSE,
+    }
+    answer = client.post("/api/v1/match", json=body, headers=de.headers)
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["responses"]["q1"]["results"]
+    full = [r for r in results if not r.get("restricted")]
+    assert full[0]["source_id"] == "de-1"
+    assert full[0]["match"] is True
+    assert set(full[0]) >= {"id", "schema", "properties", "score", "match", "features"}
+    hidden = [r for r in results if r.get("restricted")]
+    assert hidden and set(hidden[0]) == {"id", "restricted", "owner", "match"}
+    no_purpose = client.post("/api/v1/match", json={"queries": body["queries"]}, headers=de.headers)
+    assert no_purpose.status_code == 422
+
+
+def test_every_search_is_audited_with_purpose_and_hits(
+    client: TestClient, loaded, node: Node  # type: ignore[no-untyped-def]
+) -> None:
+    de, _ = loaded
+    answer = client.post(
+        "/api/v1/search",
+        json={"q": "Zhang Wei", "purpose": PURPOSE, "case_ref": "OP-7"},
+        headers=de.headers,
+    )
+    hit_ids = [h["record_id"] for h in answer.json()["hits"]]
+    assert hit_ids
+    with node.engine.begin() as conn:
+        entry = conn.execute(
+            select(audit_log).where(audit_log.c.action == "search").order_by(audit_log.c.seq.desc())
+        ).first()
+    assert entry is not None
+    assert entry.actor == "anna@DE-BKA"
+    assert entry.purpose == PURPOSE
+    assert entry.case_ref == "OP-7"
+    assert entry.details["hits"] == [h for h in hit_ids]
+
+
+def test_deleted_record_is_no_longer_found(client: TestClient, loaded) -> None:  # type: ignore[no-untyped-def]
+    de, _ = loaded
+    found = client.post(
+        "/api/v1/search", json={"q": "Maria Schmidt", "purpose": PURPOSE}, headers=de.headers
+    ).json()["hits"]
+    rid = found[0]["record_id"]
+    client.request(
+        "DELETE", f"/api/v1/records/{rid}", json={"reason": "erroneous"}, headers=de.headers
+    )
+    again = client.post(
+        "/api/v1/search", json={"q": "Maria Schmidt", "purpose": PURPOSE}, headers=de.headers
+    ).json()["hits"]
+    assert rid not in [h["record_id"] for h in again]
