@@ -71,7 +71,12 @@ def make_record(client: TestClient) -> Callable[..., str]:
             "id": source_id,
             "schema": "Person",
             "properties": {"name": ["Ivan Petrov"], "birthDate": ["1975-03-02"]},
-            "polex": {"database": "intelligence", "handling": "H1", **envelope},
+            "polex": {
+                "database": "intelligence",
+                "handling": "H1",
+                "subject_category": "suspect",
+                **envelope,
+            },
         }
         answer = client.post("/api/v1/records", json=body, headers=owner.headers)
         assert answer.status_code == 201, answer.text

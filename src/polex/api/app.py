@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from polex import __version__
-from polex.api import agencies, errors, messages, records, search, workspaces
+from polex.api import agencies, errors, hits, messages, records, search, workspaces
 from polex.node.home import Node
 
 
@@ -32,6 +32,7 @@ def create_app(node: Node) -> FastAPI:
         records.router,
         agencies.router,
         search.router,
+        hits.router,
         messages.router,
         workspaces.router,
     ):

@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 from polex.access.policy import READING_ROLES, View, record_view
 from polex.access.principal import Principal
 from polex.audit import log as audit
+from polex.match.crossmatch import crossmatch
 from polex.model.envelope import (
     REVIEW_YEARS,
     REVIEWED_DATABASES,
@@ -136,6 +137,7 @@ def create(conn: Connection, principal: Principal, data: RecordInput) -> Record:
         raise Conflict(f"id: {record.source_id} already exists in {record.database}")
     store.insert_many(conn, [record], actor=principal.actor, reason="created")
     index.reindex(conn, [record])
+    crossmatch(conn, record, principal.node)
     audit.append(
         conn,
         actor=principal.actor,
@@ -188,6 +190,7 @@ def update(
     record = replace(record, created_at=current.created_at)
     store.write_version(conn, record, actor=principal.actor, reason=reason or "updated")
     index.reindex(conn, [record])
+    crossmatch(conn, record, principal.node)
     audit.append(
         conn,
         actor=principal.actor,

@@ -1,0 +1,1 @@
+"""Cross-matching: hits between owners, multiple identities, deconfliction."""
