@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData
 
 from polex.access.principal import Principal, Role
@@ -121,3 +121,8 @@ async def form_data(request: Request) -> FormData:
 
 
 FormDep = Annotated[FormData, Depends(form_data)]
+
+
+def web_router() -> APIRouter:
+    """Every web router checks CSRF on every unsafe request, and stays out of the OpenAPI."""
+    return APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
