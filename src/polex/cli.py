@@ -240,7 +240,9 @@ def search_command(
     try:
         query = SearchQuery(q=text, purpose=purpose, case_ref=case_ref, limit=limit)
     except ValidationError as exc:
-        raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+        raise fail(
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        ) from exc
     node = node_at(home)
     with node.engine.begin() as conn:
         try:
@@ -359,3 +361,32 @@ def import_command(
     if as_json:
         print_json(report.to_json())
     raise typer.Exit(1 if report.rejected and not partial else 0)
+
+
+@app.command()
+def generate(
+    directory: Annotated[Path, typer.Argument(help="Writes DIR/<AGENCY>.jsonl and truth.jsonl.")],
+    size: Annotated[int, typer.Option("--size", min=1, help="Number of records.")] = 10_000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Deterministic synthetic records for every database, with the ground truth beside them."""
+    from rich.progress import Progress
+
+    from polex.demo.generate import write
+
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("generating", total=size)
+        counts = write(directory, size, seed, lambda n: progress.update(task, completed=n))
+    for code, count in counts.items():
+        console.print(f"{directory / (code + '.jsonl')}: {count} records")
+    console.print(f"ground truth: {directory / 'truth.jsonl'}")
+
+
+@app.command()
+def crossmatch(home: HomeOpt = None) -> None:
+    """Match queued records (bulk imports queue theirs) against every other owner's records."""
+    from polex.match.crossmatch import drain
+
+    node = node_at(home)
+    done = drain(node.engine, node.name)
+    console.print(f"{done} records matched")

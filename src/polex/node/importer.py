@@ -435,7 +435,7 @@ def _prepared_batches(
         for rows, position in chunks:
             yield _prepare_chunk(rows, options), position
         return
-    context = multiprocessing.get_context("forkserver")
+    context = multiprocessing.get_context("fork")
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=gc.disable)
     try:
         pending: deque[tuple[Future[list[_Prepared | Rejected]], int]] = deque()
