@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 from polex import __version__
 from polex.api import agencies, errors, hits, messages, records, search, workspaces
 from polex.node.home import Node
+from polex.web import app as web
 
 
 def create_app(node: Node) -> FastAPI:
@@ -38,4 +39,5 @@ def create_app(node: Node) -> FastAPI:
     ):
         api.include_router(router)
     app.include_router(api)
+    web.install(app, node)
     return app

@@ -239,9 +239,12 @@ def person_record(
 class Generator:
     """One seeded stream of records and truths; each planted story uses fixed-size state only."""
 
-    def __init__(self, seed: int, agencies: Sequence[Agency]) -> None:
+    def __init__(
+        self, seed: int, agencies: Sequence[Agency], databases: Collection[Database] | None
+    ) -> None:
         self.rng = random.Random(seed)
         self.agencies = list(agencies)
+        self.databases = set(databases or Database)
         self.counter = 0
 
     def sid(self, agency: Agency, prefix: str) -> str:
@@ -263,7 +266,10 @@ class Generator:
         if rng.random() < 0.08 and len(self.agencies) > 1:
             other = self.agency(other_than=owner)
             name, birth, how = variant(rng, person)
-            db = rng.choice((Database.intelligence, Database.wanted_persons))
+            db = rng.choice(
+                [d for d in (Database.intelligence, Database.wanted_persons) if d in self.databases]
+                or [database]
+            )
             twin = person_record(self.sid(other, "P"), person, db, other, rng, name, birth)
             yield "record", twin
             yield (
@@ -290,7 +296,11 @@ class Generator:
             "polex": envelope(rng, Database.travel_documents, owner),
         }
         yield "record", record
-        if rng.random() < 0.01 and len(self.agencies) > 1:
+        if (
+            rng.random() < 0.01
+            and len(self.agencies) > 1
+            and Database.wanted_persons in self.databases
+        ):
             yield from self._traveller(number, record["id"], owner)
 
     def _traveller(self, number: str, doc_id: str, issuer: Agency) -> Iterator[tuple[str, Any]]:
@@ -422,7 +432,11 @@ class Generator:
                     "polex": envelope(rng, Database.crime_groups, owner),
                 },
             )
-            if rng.random() < 0.4 and len(self.agencies) > 1:
+            if (
+                rng.random() < 0.4
+                and len(self.agencies) > 1
+                and Database.intelligence in self.databases
+            ):
                 other = self.agency(other_than=owner)
                 twin = self.sid(other, "P")
                 shared.append([pid, twin])
@@ -495,9 +509,9 @@ def generate_with_truth(
 
     A record's owner is not part of the record (an import names the agency it loads for);
     it is the agency code its source id starts with, see ``owner_of``."""
-    gen = Generator(seed, agencies)
+    gen = Generator(seed, agencies, databases)
     made = 0
-    stories = gen.stories() if not databases or Database.wanted_persons in databases else iter(())
+    stories = gen.stories() if Database.wanted_persons in gen.databases else iter(())
     next_item = _mixer(gen, databases)
     source: Iterator[tuple[str, dict[str, Any]]] = stories
     while made < size:

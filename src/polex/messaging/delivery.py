@@ -9,7 +9,8 @@ over one PostgreSQL database) share the work and a crash loses nothing:
 - a remote delivery is leased (``lease_until``), handed to the federation ``Transport`` outside
   any transaction, and marked sent when the partner's signed receipts come back; a lost answer
   means the lease runs out and the message goes again, which the partner, keyed on the message
-  id, accepts once.
+  id, accepts once. A partner's queue goes out oldest first and waits behind a failed message
+  (retried after ``retry_delay``), so threads arrive in order after an outage.
 
 ``POLEX_DELIVERY_DELAY`` (see messaging.settings) holds local deliveries back for a while; tests
 use it to kill a node between queueing and delivery."""
@@ -19,8 +20,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -30,7 +31,7 @@ from sqlalchemy import Connection, Row, Select, bindparam, or_, select, update
 from polex.messaging import exchange, store
 from polex.messaging.errors import MessagingError
 from polex.messaging.mailroom import Mailroom
-from polex.messaging.model import Delivery, DeliveryState
+from polex.messaging.model import Delivery, DeliveryState, aware
 from polex.messaging.tables import message_deliveries, message_receipts, messages
 from polex.store.db import is_sqlite
 from polex.store.metadata import utcnow
@@ -38,8 +39,10 @@ from polex.store.metadata import utcnow
 log = logging.getLogger(__name__)
 d = message_deliveries.c
 BATCH = 500
-MAX_ATTEMPTS = 12
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=60)  # a relay's claim on a delivery it is sending
+RETRY_FIRST = timedelta(seconds=1)
+RETRY_MAX = timedelta(seconds=60)
+MAX_QUEUED = timedelta(days=3)  # a delivery a partner could not take for this long fails
 
 
 class Transport(Protocol):
@@ -89,6 +92,20 @@ _FAIL = (
     update(message_deliveries)
     .where(*_ONE_DELIVERY, d.state == DeliveryState.queued.value)
     .values(state=DeliveryState.failed.value, reason=bindparam("b_reason"))
+)
+_LEASE = (
+    update(message_deliveries)
+    .where(*_ONE_DELIVERY, d.state == DeliveryState.queued.value)
+    .values(lease_until=bindparam("b_lease"))
+)
+_LEASE_RECEIPT = (
+    update(message_receipts)
+    .where(
+        message_receipts.c.message_id == bindparam("b_mid"),
+        message_receipts.c.recipient == bindparam("b_rcpt"),
+        message_receipts.c.state == bindparam("b_state"),
+    )
+    .values(lease_until=bindparam("b_lease"))
 )
 
 
@@ -150,31 +167,49 @@ def deliver_pending(room: Mailroom, limit: int = BATCH) -> int:
         return _deliver_rows(conn, room, claimed) if claimed else 0
 
 
-def _lease_remote(room: Mailroom, limit: int) -> dict[tuple[str, str], list[str]]:
-    """Claim queued deliveries to partner nodes for one relay pass, grouped per message+node."""
+def retry_delay(attempts: int) -> timedelta:
+    """How long a delivery waits after its ``attempts``-th failed try: 1 s, doubling, at most
+    ``RETRY_MAX``, so a partner back from an outage gets its queue within a minute or so."""
+    return min(RETRY_FIRST * 2 ** max(attempts - 1, 0), RETRY_MAX)
+
+
+def _lease_remote(
+    room: Mailroom, limit: int, nodes: Collection[str] | None
+) -> dict[tuple[str, str], list[str]]:
+    """Claim queued deliveries to partner nodes for one relay pass, oldest first, grouped per
+    message+node. A node with a delivery still leased (in flight, or waiting to be retried) gets
+    nothing new: its queue waits behind its head, so the partner receives every thread in the
+    order it was written. (The federation lets one process at a time relay to a partner.)"""
     now = utcnow()
+    queued = DeliveryState.queued.value
+    waiting = select(d.node).where(d.state == queued, d.node != room.node, d.lease_until > now)
     with room.engine.begin() as conn:
         query = (
-            select(d.message_id, d.recipient, d.node, d.attempts)
+            select(d.message_id, d.recipient, d.node)
             .where(
-                d.state == DeliveryState.queued.value,
+                d.state == queued,
                 d.node != room.node,
                 or_(d.lease_until.is_(None), d.lease_until <= now),
+                d.node.not_in(waiting),
             )
             .order_by(d.queued_at)
             .limit(limit)
         )
+        if nodes is not None:
+            query = query.where(d.node.in_(list(nodes)))
         if not is_sqlite(room.engine):
             query = query.with_for_update(skip_locked=True)
         rows = conn.execute(query).all()
         groups: dict[tuple[str, str], list[str]] = defaultdict(list)
         for r in rows:
             groups[(r.message_id, r.node)].append(r.recipient)
-            backoff = min(LEASE * 2**r.attempts, timedelta(hours=1))
+        if rows:
             conn.execute(
-                update(message_deliveries)
-                .where(d.message_id == r.message_id, d.recipient == r.recipient)
-                .values(attempts=r.attempts + 1, lease_until=now + backoff)
+                _LEASE,
+                [
+                    {"b_mid": r.message_id, "b_rcpt": r.recipient, "b_lease": now + LEASE}
+                    for r in rows
+                ],
             )
         return groups
 
@@ -192,28 +227,66 @@ def _mark(room: Mailroom, message_id: str, recipients: list[str], **values: obje
         )
 
 
-def _give_up(room: Mailroom, message_id: str, recipients: list[str], exc: TransportError) -> None:
+def _release(room: Mailroom, claimed: list[tuple[str, str]]) -> None:
+    """Give back deliveries claimed for a pass but not tried: they go after the one that failed."""
+    if claimed:
+        with room.engine.begin() as conn:
+            conn.execute(_LEASE, [{"b_mid": m, "b_rcpt": r, "b_lease": None} for m, r in claimed])
+
+
+def _retry_or_fail(
+    room: Mailroom, message_id: str, recipients: list[str], exc: TransportError
+) -> None:
+    """A failed try: the delivery waits ``retry_delay`` and goes again, unless the failure is
+    permanent or the delivery has waited ``MAX_QUEUED`` already (a partner's outage alone never
+    loses a message sooner)."""
+    now = utcnow()
     with room.engine.begin() as conn:
-        attempts = conn.execute(
-            select(d.attempts).where(d.message_id == message_id, d.recipient.in_(recipients))
-        ).scalars()
-        final = exc.permanent or max(attempts, default=0) >= MAX_ATTEMPTS
-    if final:
-        _mark(room, message_id, recipients, state=DeliveryState.failed.value, reason=exc.reason)
-    else:
-        _mark(room, message_id, recipients, reason=f"retrying: {exc.reason}")
+        rows = conn.execute(
+            select(d.recipient, d.attempts, d.queued_at).where(
+                d.message_id == message_id,
+                d.recipient.in_(recipients),
+                d.state == DeliveryState.queued.value,
+            )
+        ).all()
+        for r in rows:
+            attempts = r.attempts + 1
+            values: dict[str, Any] = {"attempts": attempts}
+            if exc.permanent or now - aware(r.queued_at) > MAX_QUEUED:
+                values |= {"state": DeliveryState.failed.value, "reason": exc.reason}
+            else:
+                values |= {
+                    "reason": f"retrying: {exc.reason}",
+                    "lease_until": now + retry_delay(attempts),
+                }
+            conn.execute(
+                update(message_deliveries)
+                .where(d.message_id == message_id, d.recipient == r.recipient)
+                .values(**values)
+            )
 
 
 def relay_pending(
-    room: Mailroom, transport: Transport, partners: PartnerKeys, limit: int = 100
+    room: Mailroom,
+    transport: Transport,
+    partners: PartnerKeys,
+    limit: int = 100,
+    nodes: Collection[str] | None = None,
 ) -> int:
-    """One relay pass: queued messages to partner nodes, then receipts this node owes; returns
-    how many deliveries the partners accepted."""
+    """One relay pass (to ``nodes``, default every partner): queued messages, oldest first,
+    then receipts this node owes; returns how many deliveries the partners accepted. A partner
+    that cannot be reached ends its part of the pass: what was claimed behind the failed
+    message is released to go after it."""
     accepted = 0
-    for (mid, node), recipients in _lease_remote(room, limit).items():
+    down: set[str] = set()
+    untried: list[tuple[str, str]] = []
+    for (mid, node), recipients in _lease_remote(room, limit, nodes).items():
+        if node in down:
+            untried.extend((mid, r) for r in recipients)
+            continue
         key = partners.public_key(node)
         if key is None:
-            _give_up(room, mid, recipients, TransportError(f"{node} is not a partner", True))
+            _retry_or_fail(room, mid, recipients, TransportError(f"{node} is not a partner", True))
             continue
         try:
             with room.engine.begin() as conn:
@@ -224,7 +297,9 @@ def relay_pending(
         try:
             receipts = transport.send(node, envelope)
         except TransportError as exc:
-            _give_up(room, mid, recipients, exc)
+            _retry_or_fail(room, mid, recipients, exc)
+            if not exc.permanent:
+                down.add(node)
             continue
         _mark(room, mid, recipients, state=DeliveryState.sent.value, sent_at=utcnow(), reason=None)
         for receipt in receipts:
@@ -233,11 +308,14 @@ def relay_pending(
                 accepted += 1
             except MessagingError as exc:
                 log.warning("receipt from %s for %s refused: %s", node, mid, exc)
-    _relay_receipts(room, transport, limit)
+    _release(room, untried)
+    _relay_receipts(room, transport, limit, nodes)
     return accepted
 
 
-def _relay_receipts(room: Mailroom, transport: Transport, limit: int) -> None:
+def _relay_receipts(
+    room: Mailroom, transport: Transport, limit: int, nodes: Collection[str] | None
+) -> None:
     r = message_receipts.c
     now = utcnow()
     with room.engine.begin() as conn:
@@ -247,29 +325,40 @@ def _relay_receipts(room: Mailroom, transport: Transport, limit: int) -> None:
             .order_by(r.created_at)
             .limit(limit)
         )
+        if nodes is not None:
+            query = query.where(r.node.in_(list(nodes)))
         if not is_sqlite(room.engine):
             query = query.with_for_update(skip_locked=True)
         rows = conn.execute(query).all()
-        for row in rows:
-            conn.execute(
-                update(message_receipts)
-                .where(
-                    r.message_id == row.message_id,
-                    r.recipient == row.recipient,
-                    r.state == row.state,
-                )
-                .values(
-                    attempts=row.attempts + 1,
-                    lease_until=now + min(LEASE * 2**row.attempts, timedelta(hours=1)),
-                )
-            )
+        if rows:
+            conn.execute(_LEASE_RECEIPT, [_receipt_key(row, now + LEASE) for row in rows])
+    down: set[str] = set()
     for row in rows:
+        if row.node in down:
+            with room.engine.begin() as conn:
+                conn.execute(_LEASE_RECEIPT, [_receipt_key(row, None)])
+            continue
         try:
             transport.send_receipt(
                 row.node, exchange.receipt_bytes(row.document, bytes(row.signature))
             )
         except TransportError as exc:
             log.warning("receipt for %s to %s not sent: %s", row.message_id, row.node, exc)
+            if not exc.permanent:
+                down.add(row.node)
+            with room.engine.begin() as conn:
+                conn.execute(
+                    update(message_receipts)
+                    .where(
+                        r.message_id == row.message_id,
+                        r.recipient == row.recipient,
+                        r.state == row.state,
+                    )
+                    .values(
+                        attempts=row.attempts + 1,
+                        lease_until=utcnow() + retry_delay(row.attempts + 1),
+                    )
+                )
             continue
         with room.engine.begin() as conn:
             conn.execute(
@@ -281,6 +370,15 @@ def _relay_receipts(room: Mailroom, transport: Transport, limit: int) -> None:
                 )
                 .values(outbox_state="sent", sent_at=utcnow())
             )
+
+
+def _receipt_key(row: Row[Any], lease: datetime | None) -> dict[str, Any]:
+    return {
+        "b_mid": row.message_id,
+        "b_rcpt": row.recipient,
+        "b_state": row.state,
+        "b_lease": lease,
+    }
 
 
 class DeliveryWorker:

@@ -11,7 +11,6 @@ from typing import Any
 
 import yaml
 from followthemoney.model import Model
-from followthemoney.proxy import EntityProxy
 from followthemoney.schema import Schema
 from followthemoney.settings import MODEL_PATH
 
@@ -57,8 +56,3 @@ class PolexModel(Model):
 model = PolexModel()
 # FtM resolves schemata through the singleton (EntityProxy.from_dict), so polex's model must be it.
 Model._instance = model
-
-
-def make_proxy(data: dict[str, Any], cleaned: bool = False) -> EntityProxy:
-    """An entity proxy from untrusted ``{id, schema, properties}`` data, values re-cleaned by FtM."""
-    return model.get_proxy(data, cleaned=cleaned)

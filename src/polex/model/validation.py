@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import icu
@@ -309,13 +309,23 @@ _TYPE_CHECKS: dict[str, Callable[[str], Result]] = {
 
 
 def _type_check(type_name: str, value: str) -> Result:
-    check = _TYPE_CHECKS.get(type_name)
-    if check is not None:
-        return check(value)
     prop_type = registry.get(type_name)
-    if prop_type is not None and type_name in {"email", "phone"} and not prop_type.validate(value):
+    if prop_type is not None and not prop_type.validate(value):
         return _result([Issue(type_name, f"{type_name}.format", f"{type_name}: {value!r} invalid")])
     return _result([])
+
+
+@cache
+def _property_check(schema: str, name: str) -> tuple[str, Callable[[str], Result] | None] | None:
+    """(type name, value check) of a schema's property; None when the property does not exist."""
+    schema_obj = model.get(schema)
+    prop = schema_obj.get(name) if schema_obj else None
+    if prop is None:
+        return None
+    check = _PROPERTY_CHECKS.get(prop.qname) or _TYPE_CHECKS.get(prop.type.name)
+    if check is None and prop.type.name in {"email", "phone"}:
+        check = partial(_type_check, prop.type.name)
+    return prop.type.name, check
 
 
 def validate_entity(schema: str, properties: dict[str, list[str]]) -> Result:
@@ -325,34 +335,31 @@ def validate_entity(schema: str, properties: dict[str, list[str]]) -> Result:
         return _result(
             [Issue("schema", "ftm.schema", f"schema: {schema!r} is not a concrete FtM schema")]
         )
-    results = []
+    found: list[Result] = []
+    today = date.today().isoformat()
     for name, values in properties.items():
         where = f"properties.{name}"
-        prop = schema_obj.get(name)
-        if prop is None:
-            results.append(
+        spec = _property_check(schema_obj.name, name)
+        if spec is None:
+            found.append(
                 _result([Issue(where, "ftm.property", f"{where}: {schema} has no such property")])
             )
             continue
-        check = _PROPERTY_CHECKS.get(prop.qname)
+        type_name, check = spec
         for value in values:
             if check is not None:
-                results.append(_at(check(value), where))
-            else:
-                results.append(_at(_type_check(prop.type.name, value), where))
-            if (
-                prop.type.name == "date"
-                and name == "birthDate"
-                and value > date.today().isoformat()
-            ):
-                results.append(
+                result = check(value)
+                if result.errors or result.warnings:
+                    found.append(_at(result, where))
+            if type_name == "date" and name == "birthDate" and value > today:
+                found.append(
                     _result([Issue(where, "date.future", f"{where}: a birth date in the future")])
                 )
     for name in REQUIRED.get(schema_obj.name, ()):
         if not any(v.strip() for v in properties.get(name, [])):
             where = f"properties.{name}"
-            results.append(_result([Issue(where, "record.required", f"{where}: is required")]))
-    return _merge(*results)
+            found.append(_result([Issue(where, "record.required", f"{where}: is required")]))
+    return _merge(*found)
 
 
 # --- the envelope's data-protection and database rules -------------------------------------

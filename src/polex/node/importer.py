@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
-import multiprocessing
-import os
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,9 +33,6 @@ from polex.store import agencies
 from polex.store import records as store
 
 BATCH_SIZE = 2000
-# Files from this size on are validated in worker processes (about 20,000 rows of persons).
-PARALLEL_FROM_BYTES = 8 * 2**20
-MAX_WORKERS = 4
 # How many rejected rows a report keeps in memory; all of them go to the rejects sink.
 REPORT_REJECTS = 50
 
@@ -115,7 +108,6 @@ class ImportOptions:
     defaults: dict[str, str] = field(default_factory=dict)
     partial: bool = False
     batch_size: int = BATCH_SIZE
-    workers: int | None = None  # validation processes; None: by file size (worker_count)
 
 
 @dataclass(frozen=True)
@@ -177,7 +169,7 @@ class _Prepared:
     review_given: bool
 
 
-_Chunk = tuple[list[SourceRow], int]
+_Batch = list[_Prepared | Rejected]
 ProgressSink = Callable[[int], None]
 RejectSink = Callable[[Rejected], None]
 
@@ -283,7 +275,7 @@ class _Run:
             self.conn.execute(insert(_seen), fresh)
         return earlier
 
-    def flush(self, batch: Sequence[_Prepared | Rejected]) -> None:
+    def flush(self, batch: _Batch) -> None:
         prepared = [p for p in batch if isinstance(p, _Prepared)]
         first_line = self._earlier_lines(prepared) if prepared else {}
         existing = store.existing_versions(self.conn, [p.record.id for p in prepared])
@@ -345,11 +337,11 @@ def import_rows(
     with engine.connect() as conn, conn.begin() as transaction, _collect_per_batch() as collect:
         _seen.create(conn)
         run = _Run(conn, options, report, on_reject)
-        for batch, position in _prepared_batches(reader, options, report):
+        for batch in _batches(reader, options, report):
             run.flush(batch)
             collect()
             if on_progress is not None:
-                on_progress(position)
+                on_progress(reader.position)
         _seen.drop(conn)
         report.sha256 = reader.sha256
         if report.rejected and not options.partial:
@@ -392,60 +384,13 @@ def _collect_per_batch() -> Iterator[Callable[[], object]]:
             gc.enable()
 
 
-def _chunks(reader: Reader, size: int, report: ImportReport) -> Iterator[_Chunk]:
-    rows: list[SourceRow] = []
+def _batches(reader: Reader, options: ImportOptions, report: ImportReport) -> Iterator[_Batch]:
+    batch: _Batch = []
     for row in reader.rows():
         report.rows += 1
-        rows.append(row)
-        if len(rows) >= size:
-            yield rows, reader.position
-            rows = []
-    if rows:
-        yield rows, reader.position
-
-
-def _prepare_chunk(rows: list[SourceRow], options: ImportOptions) -> list[_Prepared | Rejected]:
-    return [_prepare_row(row, options) for row in rows]
-
-
-def _prepare_in_worker(rows: list[SourceRow], options: ImportOptions) -> list[_Prepared | Rejected]:
-    prepared = _prepare_chunk(rows, options)
-    gc.collect(1)  # the worker runs with automatic collection off, as the writer does
-    return prepared
-
-
-def worker_count(requested: int | None, size: int) -> int:
-    """Validation processes beside the writer: none for small files, whose rows are checked
-    faster than processes start, otherwise one per CPU (the writer waits on the database)."""
-    if requested is not None:
-        return requested
-    return 0 if size < PARALLEL_FROM_BYTES else min(os.cpu_count() or 1, MAX_WORKERS)
-
-
-def _prepared_batches(
-    reader: Reader, options: ImportOptions, report: ImportReport
-) -> Iterator[tuple[list[_Prepared | Rejected], int]]:
-    """Batches of checked rows in file order, each with the byte position it ends at.
-
-    With workers, rows are validated in other processes while the writer stores earlier
-    batches; a few batches are in flight at most, so memory stays flat."""
-    chunks = _chunks(reader, options.batch_size, report)
-    workers = worker_count(options.workers, reader.size)
-    if workers == 0:
-        for rows, position in chunks:
-            yield _prepare_chunk(rows, options), position
-        return
-    context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=gc.disable)
-    try:
-        pending: deque[tuple[Future[list[_Prepared | Rejected]], int]] = deque()
-        for rows, position in chunks:
-            pending.append((pool.submit(_prepare_in_worker, rows, options), position))
-            if len(pending) > 2 * workers:
-                future, end = pending.popleft()
-                yield future.result(), end
-        while pending:
-            future, end = pending.popleft()
-            yield future.result(), end
-    finally:
-        pool.shutdown(cancel_futures=True)
+        batch.append(_prepare_row(row, options))
+        if len(batch) >= options.batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -183,3 +183,13 @@ class Keystore:
         return hashlib.sha256(
             self.certificate().public_bytes(serialization.Encoding.DER)
         ).hexdigest()
+
+    def certificate_expires(self) -> dt.datetime:
+        """When the node certificate stops being valid: partners refuse it from then on."""
+        return self.certificate().not_valid_after_utc
+
+    def ca_certificate_pem(self) -> str:
+        return self.ca_cert_file.read_text(encoding="ascii")
+
+    def certificate_pem(self) -> str:
+        return self.cert_file.read_text(encoding="ascii")

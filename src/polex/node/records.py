@@ -15,6 +15,7 @@ from polex.access.policy import READING_ROLES, View, record_view
 from polex.access.principal import Principal
 from polex.audit import log as audit
 from polex.match.crossmatch import crossmatch
+from polex.model.clean import caption, clean_properties
 from polex.model.envelope import (
     REVIEW_YEARS,
     REVIEWED_DATABASES,
@@ -28,7 +29,6 @@ from polex.model.envelope import (
     ReviewStatus,
     SubjectCategory,
 )
-from polex.model.ftm import make_proxy
 from polex.model.record import Record, RecordVersion
 from polex.model.validation import Issue, Result, validate_record
 from polex.search import index
@@ -104,22 +104,24 @@ def prepare(
         status = (
             ReviewStatus.pending if env_in.database in REVIEWED_DATABASES else ReviewStatus.approved
         )
-    envelope = Envelope(
+    # the input was validated when it was parsed; constructing again would only repeat that
+    envelope = Envelope.model_construct(
         owner=owner,
         status=status,
-        **env_in.model_dump(exclude={"review_at"}),
-        review_at=env_in.review_at or _review_default(env_in.database, date.today()),
+        **{name: getattr(env_in, name) for name in EnvelopeInput.model_fields},
     )
+    if envelope.review_at is None:
+        envelope.review_at = _review_default(env_in.database, date.today())
     result = validate_record(data.schema_, data.properties, envelope)
     if not result.valid:
         raise ValidationFailed(result)
     source_id = data.id or uuid.uuid4().hex
-    proxy = make_proxy({"id": source_id, "schema": data.schema_, "properties": data.properties})
+    properties = clean_properties(data.schema_, data.properties)
     return store.build_record(
         source_id=source_id,
-        schema=proxy.schema.name,
-        properties=proxy.to_dict()["properties"],
-        caption=proxy.caption or source_id,
+        schema=data.schema_,
+        properties=properties,
+        caption=caption(data.schema_, properties, source_id),
         envelope=envelope,
         version=version,
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from followthemoney.property import Property
+from followthemoney.types import registry
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
@@ -24,7 +25,7 @@ from polex.model.envelope import (
 )
 from polex.model.ftm import model
 from polex.model.record import Record
-from polex.model.validation import DATABASE_SCHEMATA, REQUIRED, Issue
+from polex.model.validation import DATABASE_SCHEMATA, REQUIRED, Issue, validate_entity
 from polex.node.records import RecordInput
 
 # What an officer fills in most, per schema; other properties go in "more properties".
@@ -54,7 +55,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
 LINKS = frozenset({"Membership", "Associate", "Family", "Ownership", "UnknownLink", "Event"})
 MULTILINE_TYPES = frozenset({"text", "address"})
 SEPARATOR = ";"
-GENDERS = ("male", "female", "other")
+GENDERS = [("", "—"), ("male", "male"), ("female", "female"), ("other", "other")]
+COUNTRIES = sorted(registry.country.names.items())
 ENVELOPE_FIELDS = (
     "polex.database",
     "schema",
@@ -173,6 +175,22 @@ class RecordForm:
     def schemata(self) -> list[str]:
         return schema_options(self.database)
 
+    @property
+    def database_choices(self) -> list[tuple[str, str]]:
+        return [(d.value, d.value.replace("_", " ").capitalize()) for d in Database]
+
+    @property
+    def schema_choices(self) -> list[tuple[str, str]]:
+        return [(name, str(model.get(name).label)) for name in self.schemata]
+
+    @property
+    def restrictions_open(self) -> bool:
+        """Show the folded restrictions when they hold something or something is wrong there."""
+        prefix = "polex.restrictions."
+        return any(k.startswith(prefix) for k in self.errors) or any(
+            k.startswith(prefix) and v.strip() for k, v in self.values.items()
+        )
+
     def value(self, name: str) -> str:
         return self.values.get(name, "")
 
@@ -193,9 +211,7 @@ class RecordForm:
         """(input name, message) for the error summary at the top of the form."""
         return [(name, m) for name, messages in self.errors.items() for m in messages]
 
-    def to_input(self) -> RecordInput:
-        """The submitted values as the use case takes them (raises pydantic's errors)."""
-        schema = model.get(self.schema)
+    def properties(self) -> dict[str, list[str]]:
         properties: dict[str, list[str]] = {}
         for f in self.fields:
             values = _split(self.value(f.name), f.multiline, f.type)
@@ -205,6 +221,24 @@ class RecordForm:
             prop, sep, value = line.partition("=")
             if sep and prop.strip() and value.strip():
                 properties.setdefault(prop.strip(), []).append(value.strip())
+        return properties
+
+    def check(self) -> RecordInput | None:
+        """The submitted values as the use case takes them, or None with the issues noted.
+
+        When the envelope's values do not even parse, the entity is still checked, so the
+        officer sees every problem of the form at once, not one round trip at a time."""
+        try:
+            return self.to_input()
+        except ValidationError as exc:
+            self.add_pydantic(exc)
+            self.add_issues(validate_entity(self.schema, self.properties()).errors)
+            return None
+
+    def to_input(self) -> RecordInput:
+        """The submitted values as the use case takes them (raises pydantic's errors)."""
+        schema = model.get(self.schema)
+        properties = self.properties()
         envelope: dict[str, Any] = {"database": self.database.value}
         restrictions: dict[str, Any] = {}
         for name in ENVELOPE_FIELDS:
@@ -246,6 +280,14 @@ def from_form(form: FormData | Mapping[str, Any], database: Database | None = No
     db = database or _database(values.get("polex.database"))
     schema = values.get("schema") or schema_options(db)[0]
     return RecordForm(database=db, schema=schema, values=values)
+
+
+def refreshed(form: RecordForm) -> RecordForm:
+    """The form after the database changed: a type that database holds, typed values kept."""
+    if form.schema not in form.schemata:
+        form.schema = form.schemata[0]
+        form.values["schema"] = form.schema
+    return form
 
 
 def _database(value: str | None) -> Database:

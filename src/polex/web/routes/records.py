@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 
 from polex.access.policy import READING_ROLES, View
 from polex.access.principal import Principal
@@ -101,6 +100,7 @@ def list_records(
     principal: Reader,
     database: str = "",
     offset: Annotated[int, Query(ge=0)] = 0,
+    notice: str = "",
 ) -> HTMLResponse:
     db = Database(database) if database in Database.__members__ else None
     with web_of(request).node.engine.begin() as conn:
@@ -112,6 +112,7 @@ def list_records(
         "records/list.html",
         title="Records",
         section="records",
+        notice=NOTICES.get(notice),
         items=items,
         total=total,
         offset=offset,
@@ -134,6 +135,8 @@ def _form_page(
         record=record,
         databases=list(Database),
         choices=forms.CHOICES,
+        genders=forms.GENDERS,
+        countries=forms.COUNTRIES,
         other_field=forms.OTHER,
     )
 
@@ -142,32 +145,18 @@ def _form_page(
 def new_record(
     request: Request, principal: Reader, database: str = "", schema: str = ""
 ) -> HTMLResponse:
-    form = forms.from_form({"polex.database": database, "schema": schema})
-    if form.schema not in form.schemata:
-        form.schema = form.schemata[0]
-    form.values.setdefault("polex.case_ref", purpose.load(
-        request, web_of(request).settings, web_of(request).secret
-    ).case_ref)
-    if request.headers.get("hx-request") == "true":
-        return page(request, "records/_fields.html", title="", form=form, choices=forms.CHOICES,
-                    other_field=forms.OTHER)
+    form = forms.refreshed(forms.from_form({"polex.database": database, "schema": schema}))
+    web = web_of(request)
+    form.values.setdefault("polex.case_ref", purpose.load(request, web.settings, web.secret).case_ref)
     return _form_page(request, form, record=None)
-
-
-def _validate(form: forms.RecordForm) -> service.RecordInput | None:
-    try:
-        return form.to_input()
-    except ValidationError as exc:
-        form.add_pydantic(exc)
-        return None
 
 
 @router.post("/records/new")
 def create_record(request: Request, principal: Reader, data: FormDep) -> Response:
     form = forms.from_form(data)
     if data.get("refresh"):  # the schema or database changed: show its fields, validate nothing
-        return _form_page(request, form, record=None)
-    body = _validate(form)
+        return _form_page(request, forms.refreshed(form), record=None)
+    body = form.check()
     if body is not None:
         try:
             with web_of(request).node.engine.begin() as conn:
@@ -278,7 +267,7 @@ def update_record(
             error=f"record_id: {record_id} is not a record of {principal.agency}",
         )
     form = forms.from_form(data, database=record.envelope.database)
-    body = _validate(form)
+    body = form.check()
     reason = str(data.get("reason") or "").strip() or None
     if body is not None:
         try:
