@@ -390,3 +390,29 @@ def crossmatch(home: HomeOpt = None) -> None:
     node = node_at(home)
     done = drain(node.engine, node.name)
     console.print(f"{done} records matched")
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Where the demo lives.")] = Path(
+        "demo-home"
+    ),
+    size: Annotated[str, typer.Option("--size", help="small|medium|large")] = "small",
+) -> None:
+    """A global and a regional node with agencies, users and synthetic data, served locally."""
+    from polex.demo import federation
+
+    if size not in federation.SIZES:
+        raise fail(f"size: one of {', '.join(federation.SIZES)}")
+    logins = federation.prepare(directory, size, console.print)
+    from rich.table import Table
+
+    table = Table("node", "user", "role", "agency")
+    table.add_column("API token", overflow="fold")
+    for login in logins:
+        table.add_row(
+            login["node"], login["username"], login["role"], login["agency"], login["token"]
+        )
+    Console().print(table)
+    console.print(f"logins are kept in {directory / 'logins.json'}")
+    federation.serve(directory, console.print)

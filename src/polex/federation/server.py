@@ -134,13 +134,15 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def create_federation_app(fed: Federation, pins: PinSet | None = None) -> FastAPI:
-    """The federation application; ``pins`` (the TLS context's pin set) is kept in step with the
-    links by a refresher while the app runs."""
+def create_federation_app(
+    fed: Federation, on_links: Callable[[list[Link]], None] | None = None
+) -> FastAPI:
+    """The federation application; its lifespan runs the relay, which calls ``on_links`` with
+    the current links on every pass (the server keeps its TLS pins in step that way)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker = relay.Relay(fed, on_links=app.state.on_links)
+        worker = relay.Relay(fed, on_links=on_links)
         worker.start()
         try:
             yield
@@ -155,7 +157,6 @@ def create_federation_app(fed: Federation, pins: PinSet | None = None) -> FastAP
         lifespan=lifespan,
     )
     app.state.federation = fed
-    app.state.on_links = None
 
     @app.exception_handler(FederationError)
     async def _refused(_: Request, exc: FederationError) -> JSONResponse:
@@ -188,15 +189,13 @@ def create_federation_app(fed: Federation, pins: PinSet | None = None) -> FastAP
         delivery = exchange.apply_receipt(
             fed.mailroom, peer.body, peer.link.node, peer.link.signing_key
         )
-        return {"message_id": delivery.message_id, "state": delivery.state.value}
+        return {"recipient": str(delivery.recipient), "state": delivery.state.value}
 
     @app.post(f"{PREFIX}/search")
     def search(peer: PeerDep) -> dict[str, Any]:
         with fed.engine.begin() as conn:
             return fedsearch.answer(conn, fed.name, peer.link, peer.json())
 
-    if pins is not None:
-        app.state.on_links = lambda current: None
     return app
 
 
@@ -208,8 +207,7 @@ class FederationServer:
         self.fed = fed
         self.pins = PinSet()
         self.context = server_context(fed.node.keys, self.pins)
-        self.app = create_federation_app(fed, self.pins)
-        self.app.state.on_links = self.update_pins
+        self.app = create_federation_app(fed, on_links=self.update_pins)
         self.update_pins(fed.refresh())
         config = uvicorn.Config(
             self.app,

@@ -1,22 +1,28 @@
 """The validation rules police data needs, each named so an error says which rule failed.
 
 Check digits follow the standards (ICAO 9303 for travel documents, ISO 3779 for VINs, the IMO
-scheme for ships); countries are ISO 3166-1 alpha-2; dates are ISO 8601, partial dates allowed
-as FtM allows them. Data-protection rules (a person needs a data-subject category) live here
-too, because a record that breaks them must be refused like any other invalid record."""
+scheme for ship numbers); countries are ISO 3166-1 alpha-2; dates are ISO 8601, partial dates
+allowed as FtM allows them. Data-protection rules (a person needs a data-subject category) live
+here too, because a record that breaks them must be refused like any other invalid record.
+
+Every issue carries the path of the input it is about (``properties.vin``, ``polex.notice_type``:
+the API's and the web form's names) so a client can show it next to that input."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from functools import cache, partial
+from functools import cache
 from typing import Any
 
 import icu
 import stdnum.imo
+from followthemoney.schema import Schema
 from followthemoney.types import registry
+from mrz.base.functions import hash_string
 
 from polex.model.envelope import Database, Envelope, NoticeType, SubjectCategory
 from polex.model.ftm import model
@@ -24,6 +30,8 @@ from polex.model.ftm import model
 
 @dataclass(frozen=True)
 class Issue:
+    """One problem: where it is, which rule it breaks, and a sentence saying both."""
+
     field: str
     rule: str
     message: str
@@ -34,9 +42,11 @@ class Issue:
 
 @dataclass(frozen=True)
 class Result:
+    """Errors refuse the value; warnings are shown but accepted (e.g. a European VIN)."""
+
     valid: bool
-    errors: list[Issue] = field(default_factory=list)
-    warnings: list[Issue] = field(default_factory=list)
+    errors: list[Issue] = dataclasses.field(default_factory=list)
+    warnings: list[Issue] = dataclasses.field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -46,124 +56,162 @@ class Result:
         }
 
 
+def _issue(where: str, rule: str, text: str) -> Issue:
+    """Messages always start with the field, so one can be moved to another field (``_at``)."""
+    return Issue(where, rule, f"{where}: {text}")
+
+
 def _result(errors: list[Issue], warnings: list[Issue] | None = None) -> Result:
     return Result(valid=not errors, errors=errors, warnings=warnings or [])
 
 
+def _fail(where: str, rule: str, text: str) -> Result:
+    return _result([_issue(where, rule, text)])
+
+
+OK = _result([])
+
+
 def _merge(*results: Result) -> Result:
-    errors = [e for r in results for e in r.errors]
-    warnings = [w for r in results for w in r.warnings]
-    return _result(errors, warnings)
-
-
-def _at(result: Result, name: str) -> Result:
-    """The same issues, reported at another field name (a property of a record)."""
-
-    def move(issue: Issue) -> Issue:
-        return Issue(name, issue.rule, f"{name}: {issue.message.split(': ', 1)[-1]}")
-
-    return Result(
-        valid=result.valid,
-        errors=[move(e) for e in result.errors],
-        warnings=[move(w) for w in result.warnings],
+    return _result(
+        [e for r in results for e in r.errors], [w for r in results for w in r.warnings]
     )
 
 
-# --- ICAO 9303 ---------------------------------------------------------------------------
+def _at(result: Result, where: str) -> Result:
+    """The same issues reported at ``where``: a value check run on one property of a record."""
 
-_MRZ_WEIGHTS = (7, 3, 1)
+    def move(issue: Issue) -> Issue:
+        return Issue(where, issue.rule, where + issue.message.removeprefix(issue.field))
+
+    return Result(result.valid, [move(e) for e in result.errors], [move(w) for w in result.warnings])
 
 
-def _mrz_value(char: str) -> int:
-    if char.isdigit():
-        return int(char)
-    if "A" <= char <= "Z":
-        return ord(char) - ord("A") + 10
-    return 0  # filler '<'
+# --- ICAO 9303 machine-readable zones ---------------------------------------------------------
 
 
 def mrz_check_digit(data: str) -> str:
-    """ICAO 9303 check digit: weights 7-3-1 over digit/letter values, modulo 10."""
-    total = sum(_mrz_value(c) * _MRZ_WEIGHTS[i % 3] for i, c in enumerate(data))
-    return str(total % 10)
+    """ICAO 9303 check digit (weights 7-3-1, letters A=10..Z=35, filler 0, modulo 10)."""
+    return str(hash_string(data))
 
 
-# (field name, slice of the data, position of its check digit) per format, over the joined lines
-_MRZ_FIELDS: dict[str, list[tuple[str, slice, int]]] = {
-    "TD1": [
-        ("document_number", slice(5, 14), 14),
-        ("birth_date", slice(30, 36), 36),
-        ("expiry_date", slice(38, 44), 44),
-    ],
-    "TD2": [
-        ("document_number", slice(36, 45), 45),
-        ("birth_date", slice(49, 55), 55),
-        ("expiry_date", slice(57, 63), 63),
-    ],
-    "TD3": [
-        ("document_number", slice(44, 53), 53),
-        ("birth_date", slice(57, 63), 63),
-        ("expiry_date", slice(65, 71), 71),
-        ("personal_number", slice(72, 86), 86),
-    ],
+@dataclass(frozen=True)
+class _MrzFormat:
+    """Where each check digit of one document format sits, over the lines joined together."""
+
+    name: str
+    # (field, slice of the data, index of its check digit)
+    fields: tuple[tuple[str, slice, int], ...]
+    composite: tuple[slice, ...]
+    composite_digit: int
+    # TD1 and TD2 carry a document number longer than 9 characters on in the optional data,
+    # with '<' at the check digit's place and the check digit after the overflow (Part 5, 6).
+    overflow: slice | None = None
+
+
+_MRZ_FORMATS: dict[tuple[int, int], _MrzFormat] = {
+    (3, 30): _MrzFormat(
+        "TD1",
+        fields=(
+            ("document_number", slice(5, 14), 14),
+            ("birth_date", slice(30, 36), 36),
+            ("expiry_date", slice(38, 44), 44),
+        ),
+        composite=(slice(5, 30), slice(30, 37), slice(38, 45), slice(48, 59)),
+        composite_digit=59,
+        overflow=slice(15, 30),
+    ),
+    (2, 36): _MrzFormat(
+        "TD2",
+        fields=(
+            ("document_number", slice(36, 45), 45),
+            ("birth_date", slice(49, 55), 55),
+            ("expiry_date", slice(57, 63), 63),
+        ),
+        composite=(slice(36, 46), slice(49, 56), slice(57, 71)),
+        composite_digit=71,
+        overflow=slice(64, 71),
+    ),
+    (2, 44): _MrzFormat(
+        "TD3",
+        fields=(
+            ("document_number", slice(44, 53), 53),
+            ("birth_date", slice(57, 63), 63),
+            ("expiry_date", slice(65, 71), 71),
+            ("optional_data", slice(72, 86), 86),
+        ),
+        composite=(slice(44, 54), slice(57, 64), slice(65, 87)),
+        composite_digit=87,
+    ),
 }
-_MRZ_COMPOSITE: dict[str, tuple[list[slice], int]] = {
-    "TD1": ([slice(5, 30), slice(30, 37), slice(38, 45), slice(48, 59)], 59),
-    "TD2": ([slice(36, 46), slice(49, 56), slice(57, 71)], 71),
-    "TD3": ([slice(44, 54), slice(57, 64), slice(65, 87)], 87),
-}
-_MRZ_SHAPES = {(3, 30): "TD1", (2, 36): "TD2", (2, 44): "TD3"}
-_MRZ_CHARS = re.compile(r"^[A-Z0-9<]+$")
+_MRZ_CHARSET = re.compile(r"[A-Z0-9<]+")
+
+
+def _mrz_field(fmt: _MrzFormat, joined: str, data: slice, digit: int) -> tuple[str, str]:
+    """The data a check digit covers and the digit found, following a long document number."""
+    value, found = joined[data], joined[digit]
+    if found == "<" and fmt.overflow is not None and digit == fmt.fields[0][2]:
+        rest = joined[fmt.overflow].split("<", 1)[0]
+        if rest:
+            return value + rest[:-1], rest[-1]
+    return value, found
 
 
 def validate_mrz(value: str) -> Result:
-    """A machine-readable zone (TD1, TD2 or TD3), lines separated by newlines."""
+    """A machine-readable zone (TD1, TD2 or TD3), lines separated by newlines.
+
+    Each failed check digit is its own issue (``mrz.birth_date`` ...), because which one fails
+    tells an officer whether the document or the transcription is wrong."""
     lines = [line.strip() for line in value.strip().splitlines() if line.strip()]
-    shape = (len(lines), len(lines[0]) if lines else 0)
-    kind = _MRZ_SHAPES.get(shape)
-    if kind is None or any(len(line) != shape[1] for line in lines):
-        return _result(
-            [
-                Issue(
-                    "mrz",
-                    "icao9303.format",
-                    "mrz: expected 3 lines of 30 (TD1), 2 of 36 (TD2) or 2 of 44 (TD3) "
-                    "characters (ICAO 9303)",
-                )
-            ]
+    fmt = _MRZ_FORMATS.get((len(lines), len(lines[0]) if lines else 0))
+    if fmt is None or len({len(line) for line in lines}) != 1:
+        return _fail(
+            "mrz",
+            "icao9303.format",
+            "expected 3 lines of 30 (TD1), 2 of 36 (TD2) or 2 of 44 (TD3) characters (ICAO 9303)",
         )
     joined = "".join(lines)
-    if not _MRZ_CHARS.match(joined):
-        return _result([Issue("mrz", "icao9303.charset", "mrz: only A-Z, 0-9 and '<' (ICAO 9303)")])
+    if not _MRZ_CHARSET.fullmatch(joined):
+        return _fail(
+            "mrz", "icao9303.charset", "only A-Z, 0-9 and the filler '<' may appear (ICAO 9303)"
+        )
     errors = []
-    for name, data, pos in _MRZ_FIELDS[kind]:
-        expected, found = mrz_check_digit(joined[data]), joined[pos]
-        if name == "personal_number" and found == "<" and set(joined[data]) == {"<"}:
+    for name, data, digit in fmt.fields:
+        covered, found = _mrz_field(fmt, joined, data, digit)
+        # An empty optional data field may leave its check digit as filler (ICAO 9303 Part 4).
+        if found == "<" and name == "optional_data" and set(covered) == {"<"}:
             continue
+        expected = mrz_check_digit(covered)
         if found != expected:
             errors.append(
-                Issue(
+                _issue(
                     f"mrz.{name}",
                     "icao9303.check_digit",
-                    f"mrz.{name}: check digit is {found}, expected {expected} (ICAO 9303)",
+                    f"check digit is {found}, expected {expected} (ICAO 9303 {fmt.name})",
                 )
             )
-    parts, pos = _MRZ_COMPOSITE[kind]
-    expected = mrz_check_digit("".join(joined[p] for p in parts))
-    if joined[pos] != expected:
+    found = joined[fmt.composite_digit]
+    expected = mrz_check_digit("".join(joined[part] for part in fmt.composite))
+    if found != expected:
         errors.append(
-            Issue(
+            _issue(
                 "mrz.composite",
                 "icao9303.check_digit",
-                f"mrz.composite: check digit is {joined[pos]}, expected {expected} (ICAO 9303)",
+                f"check digit is {found}, expected {expected} (ICAO 9303 {fmt.name})",
             )
         )
     return _result(errors)
 
 
-# --- ISO 3779 VIN --------------------------------------------------------------------------
+def normalise_document_number(value: str) -> str:
+    """Document numbers as an MRZ carries them: upper case, without spaces, dashes or fillers,
+    so a number typed from the data page matches the one read from the MRZ."""
+    return re.sub(r"[\s\-<]", "", value.upper())
 
-_VIN_VALUES = {
+
+# --- ISO 3779 vehicle identification numbers --------------------------------------------------
+
+_VIN_VALUES: dict[str, int] = {
     **{str(d): d for d in range(10)},
     **dict(zip("ABCDEFGH", range(1, 9), strict=True)),
     **dict(zip("JKLMN", range(1, 6), strict=True)),
@@ -172,198 +220,227 @@ _VIN_VALUES = {
     **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
 }
 _VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
-# World manufacturer identifiers whose makers always compute the check digit:
-# North America (1-5) and China (L), as ISO 3779 practice and FMVSS 565 require.
-_VIN_CHECKED_REGIONS = frozenset("12345L")
+# First characters of the world manufacturer identifier where the check digit is mandatory:
+# North America (1-5, 49 CFR 565) and China (L, GB 16735). Elsewhere makers need not compute it.
+_VIN_CHECK_DIGIT_MANDATORY = frozenset("12345L")
 
 
 def vin_check_digit(vin: str) -> str:
+    """The position-9 check digit of a 17-character VIN (0-9 or X for 10)."""
     total = sum(_VIN_VALUES[c] * w for c, w in zip(vin, _VIN_WEIGHTS, strict=True))
     return "X" if total % 11 == 10 else str(total % 11)
 
 
-def normalise_vin(value: str) -> str:
-    return re.sub(r"[\s-]", "", value).upper()
-
-
 def validate_vin(value: str) -> Result:
-    vin = normalise_vin(value)
+    """A VIN: 17 characters, never I, O or Q, and the check digit where it is mandatory.
+
+    A wrong check digit on a European or Japanese VIN is only a warning: those makers often do
+    not compute it, and refusing a stolen car's real VIN would hide the car from every search."""
+    vin = re.sub(r"[\s-]", "", value).upper()
     if len(vin) != 17:
-        return _result([Issue("vin", "iso3779.length", "vin: must have 17 characters (ISO 3779)")])
+        return _fail("vin", "vin.length", f"has {len(vin)} characters, not 17 (ISO 3779)")
     bad = sorted({c for c in vin if c not in _VIN_VALUES})
     if bad:
-        return _result(
-            [
-                Issue(
-                    "vin",
-                    "iso3779.charset",
-                    f"vin: {', '.join(bad)} not allowed (letters I, O, Q never appear; ISO 3779)",
-                )
-            ]
+        return _fail(
+            "vin",
+            "vin.charset",
+            f"{', '.join(bad)} not allowed: only A-Z without I, O, Q and 0-9 (ISO 3779)",
         )
     expected = vin_check_digit(vin)
     if vin[8] == expected:
-        return _result([])
-    issue = Issue(
-        "vin",
-        "iso3779.check_digit",
-        f"vin: check digit is {vin[8]}, expected {expected} (ISO 3779)",
+        return OK
+    if vin[0] in _VIN_CHECK_DIGIT_MANDATORY:
+        text = f"check digit is {vin[8]}, expected {expected} (ISO 3779)"
+        return _fail("vin", "vin.check_digit", text)
+    text = (
+        f"check digit is {vin[8]}, expected {expected} (ISO 3779; not mandatory outside "
+        "North America and China, so accepted)"
     )
-    if vin[0] in _VIN_CHECKED_REGIONS:
-        return _result([issue])
-    return _result([], [issue])
+    return _result([], [_issue("vin", "vin.check_digit", text)])
 
 
-# --- IMO ship numbers ----------------------------------------------------------------------
+# --- IMO ship identification numbers ----------------------------------------------------------
 
 
 def validate_imo(value: str) -> Result:
-    compact = re.sub(r"^IMO", "", re.sub(r"\s", "", value.upper()))
-    if not re.fullmatch(r"\d{7}", compact):
-        return _result([Issue("imo", "imo.format", "imo: must be 7 digits, e.g. IMO 9074729")])
-    if not stdnum.imo.is_valid(compact):
-        expected = sum(int(d) * w for d, w in zip(compact[:6], range(7, 1, -1), strict=True)) % 10
-        return _result(
-            [
-                Issue(
-                    "imo",
-                    "imo.check_digit",
-                    f"imo: check digit is {compact[6]}, expected {expected} (IMO number scheme)",
-                )
-            ]
+    """An IMO ship number, ``IMO 9074729`` or ``9074729``: 7 digits, the last a check digit.
+
+    Only for ships: IMO company numbers (FtM's ``Organization:imoNumber``) use another scheme."""
+    number = stdnum.imo.compact(value)
+    if not re.fullmatch(r"\d{7}", number):
+        return _fail("imo", "imo.format", f"{value!r} is not 7 digits, e.g. IMO 9074729")
+    expected = stdnum.imo.calc_check_digit(number)
+    if number[6] != expected:
+        return _fail(
+            "imo",
+            "imo.check_digit",
+            f"check digit is {number[6]}, expected {expected} (IMO ship number)",
         )
-    return _result([])
+    return OK
 
 
-# --- ISO 3166 and dates --------------------------------------------------------------------
+# --- countries, dates, contact details -------------------------------------------------------
 
 
 @cache
 def _iso_countries() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 as ICU ships it: the assigned codes plus XK (Kosovo), which
+    INTERPOL and the EU use, and the three exceptionally reserved ones (DG, EA, IC)."""
     return frozenset(icu.Locale.getISOCountries())
 
 
 def validate_country(value: str) -> Result:
+    """An ISO 3166-1 alpha-2 code, any case. Strict: agencies and restrictions are keyed by it,
+    so ``DEU`` or ``Germany`` is refused (with the code it most likely means)."""
     if value.strip().upper() in _iso_countries():
-        return _result([])
-    return _result(
-        [
-            Issue(
-                "country",
-                "iso3166",
-                f"country: {value!r} is not an ISO 3166-1 alpha-2 code (e.g. DE, FR)",
-            )
-        ]
-    )
+        return OK
+    guess = registry.country.clean(value)
+    hint = f", did you mean {guess.upper()}?" if guess and guess.upper() in _iso_countries() else ""
+    return _fail("country", "iso3166", f"{value!r} is not an ISO 3166-1 alpha-2 code{hint}")
 
 
-_PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+def _check_ftm_country(value: str) -> Result:
+    """A country on an entity: whatever FtM reads as one of its territory codes (``de``,
+    ``Germany``, ``xk``, historic ``su``), since FtM stores the code; nothing else."""
+    if registry.country.clean(value) is not None:
+        return OK
+    return _fail("country", "iso3166", f"{value!r} is not a country code (ISO 3166-1, e.g. DE)")
+
+
+_PARTIAL_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 
 
 def validate_date(value: str) -> Result:
-    m = _PARTIAL_DATE.match(value.strip())
-    problem = Issue(
-        "date", "iso8601", f"date: {value!r} is not a date as YYYY, YYYY-MM or YYYY-MM-DD"
+    """An ISO 8601 date, ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``, that exists on the calendar.
+
+    Partial dates are allowed because police often know only a year of birth. Whether a date
+    may lie in the future depends on the property (an expiry date may), so that is not checked
+    here."""
+    match = _PARTIAL_DATE.fullmatch(value.strip())
+    if match is not None:
+        year, month, day = (int(g) if g else 1 for g in match.groups())
+        try:
+            date(year, month, day)
+            return OK
+        except ValueError:
+            pass
+    return _fail("date", "iso8601", f"{value!r} is not a date as YYYY, YYYY-MM or YYYY-MM-DD")
+
+
+def _in_future(value: str) -> bool:
+    """Whether a valid partial date lies wholly after today (``2031`` yes, this year no)."""
+    value = value.strip()
+    return value > date.today().isoformat()[: len(value)]
+
+
+def _check_email(value: str) -> Result:
+    if registry.email.validate(value):
+        return OK
+    return _fail("email", "email.format", f"{value!r} is not an e-mail address")
+
+
+def _check_phone(value: str) -> Result:
+    """FtM keeps only numbers in international format; anything else it would drop silently."""
+    if registry.phone.validate(value):
+        return OK
+    return _fail(
+        "phone",
+        "phone.format",
+        f"{value!r} is not a phone number in international format, e.g. +49 30 1234567",
     )
-    if not m:
-        return _result([problem])
-    year, month, day = (int(g) if g else None for g in m.groups())
-    try:
-        date(year or 1, month or 1, day or 1)
-    except ValueError:
-        return _result([problem])
-    return _result([])
 
 
-# --- identifiers normalised for matching ---------------------------------------------------
+# --- identifiers normalised for matching ------------------------------------------------------
 
 
 def normalise_serial(value: str) -> str:
-    """Firearm serials are compared as letters and digits only, upper case."""
+    """Firearm serials compared as letters and digits only, upper case: registries write the
+    same serial with spaces, dashes, dots or slashes."""
     return re.sub(r"[^0-9A-Z]", "", value.upper())
 
 
-def normalise_document_number(value: str) -> str:
-    return re.sub(r"[\s\-<./]", "", value.upper())
+# --- entities ----------------------------------------------------------------------------------
 
+Check = Callable[[str], Result]
 
-# --- entities ------------------------------------------------------------------------------
-
-_PROPERTY_CHECKS: dict[str, Callable[[str], Result]] = {
+# Checks on one property, by FtM qname (the schema that defines it; sub-schemata inherit it).
+_PROPERTY_CHECKS: dict[str, Check] = {
     "Vehicle:vin": validate_vin,
     "Vessel:imoNumber": validate_imo,
-    "Organization:imoNumber": validate_imo,
 }
-# What a record of these schemata cannot be matched without. (FtM's own `required` also asks
-# for a document's holder, which a stolen blank passport does not have.)
+# Checks on every property of a type, unless the property has its own check above.
+_TYPE_CHECKS: dict[str, Check] = {
+    registry.country.name: _check_ftm_country,
+    registry.date.name: validate_date,
+    registry.email.name: _check_email,
+    registry.phone.name: _check_phone,
+}
+# Dates that cannot lie in the future, by qname.
+_PAST_DATES = frozenset({"Person:birthDate", "Person:deathDate"})
+
+# What a record of these schemata (and their sub-schemata) cannot be matched without. Not FtM's
+# own `required`: that also asks for a document's holder, which a stolen blank passport lacks.
 REQUIRED: dict[str, tuple[str, ...]] = {
     "Firearm": ("serialNumber",),
     "Passport": ("number",),
     "Identification": ("number",),
     "Vessel": ("name",),
 }
-_TYPE_CHECKS: dict[str, Callable[[str], Result]] = {
-    "country": validate_country,
-    "date": validate_date,
-}
 
 
-def _type_check(type_name: str, value: str) -> Result:
-    prop_type = registry.get(type_name)
-    if prop_type is not None and not prop_type.validate(value):
-        return _result([Issue(type_name, f"{type_name}.format", f"{type_name}: {value!r} invalid")])
-    return _result([])
-
-
-@cache
-def _property_check(schema: str, name: str) -> tuple[str, Callable[[str], Result] | None] | None:
-    """(type name, value check) of a schema's property; None when the property does not exist."""
-    schema_obj = model.get(schema)
-    prop = schema_obj.get(name) if schema_obj else None
+def _check_property(schema: Schema, name: str, values: list[str]) -> Result:
+    where = f"properties.{name}"
+    prop = schema.get(name)
     if prop is None:
-        return None
+        return _fail(where, "ftm.property", f"{schema.name} has no property {name!r}")
+    if prop.stub:
+        # FtM drops these silently: the link entity on the other side carries the value.
+        reverse = prop.reverse.qname if prop.reverse is not None else "the other entity"
+        return _fail(where, "ftm.property", f"is set on the other side of the link ({reverse})")
     check = _PROPERTY_CHECKS.get(prop.qname) or _TYPE_CHECKS.get(prop.type.name)
-    if check is None and prop.type.name in {"email", "phone"}:
-        check = partial(_type_check, prop.type.name)
-    return prop.type.name, check
+    results = []
+    for value in values:
+        result = _at(check(value), where) if check is not None else OK
+        if result.valid and prop.qname in _PAST_DATES and _in_future(value):
+            result = _fail(where, "date.future", f"{value!r} lies in the future")
+        results.append(result)
+    return _merge(*results)
+
+
+def _check_required(schema: Schema, properties: dict[str, list[str]]) -> Result:
+    missing = {
+        name
+        for parent, names in REQUIRED.items()
+        if schema.is_a(parent)
+        for name in names
+        if not any(v.strip() for v in properties.get(name, []))
+    }
+    return _result(
+        [
+            _issue(f"properties.{n}", "record.required", f"a {schema.name} record needs it")
+            for n in sorted(missing)
+        ]
+    )
 
 
 def validate_entity(schema: str, properties: dict[str, list[str]]) -> Result:
-    """An FtM entity payload: known schema and properties, each value valid for its type."""
+    """An FtM entity payload: a concrete schema, its own properties, each value valid for its
+    type and property. FtM itself drops unknown properties and unparseable values silently,
+    so a record would lose data without saying so; here they are refused instead."""
     schema_obj = model.get(schema)
     if schema_obj is None or schema_obj.abstract:
-        return _result(
-            [Issue("schema", "ftm.schema", f"schema: {schema!r} is not a concrete FtM schema")]
-        )
-    found: list[Result] = []
-    today = date.today().isoformat()
-    for name, values in properties.items():
-        where = f"properties.{name}"
-        spec = _property_check(schema_obj.name, name)
-        if spec is None:
-            found.append(
-                _result([Issue(where, "ftm.property", f"{where}: {schema} has no such property")])
-            )
-            continue
-        type_name, check = spec
-        for value in values:
-            if check is not None:
-                result = check(value)
-                if result.errors or result.warnings:
-                    found.append(_at(result, where))
-            if type_name == "date" and name == "birthDate" and value > today:
-                found.append(
-                    _result([Issue(where, "date.future", f"{where}: a birth date in the future")])
-                )
-    for name in REQUIRED.get(schema_obj.name, ()):
-        if not any(v.strip() for v in properties.get(name, [])):
-            where = f"properties.{name}"
-            found.append(_result([Issue(where, "record.required", f"{where}: is required")]))
-    return _merge(*found)
+        return _fail("schema", "ftm.schema", f"{schema!r} is not a concrete FtM schema")
+    return _merge(
+        *(_check_property(schema_obj, name, values) for name, values in properties.items()),
+        _check_required(schema_obj, properties),
+    )
 
 
-# --- the envelope's data-protection and database rules -------------------------------------
+# --- the envelope's data-protection and database rules ----------------------------------------
 
+# Schemata each database holds: a schema qualifies if it is_a one of these. Crime groups hold
+# their members (Person) and the links between them; intelligence holds any entity or
+# relationship (FtM's bookkeeping schemata Mention, Page and Similar are not records).
 DATABASE_SCHEMATA: dict[Database, tuple[str, ...]] = {
     Database.wanted_persons: ("Person",),
     Database.missing_persons: ("Person",),
@@ -385,69 +462,94 @@ DATABASE_SCHEMATA: dict[Database, tuple[str, ...]] = {
     ),
     Database.intelligence: ("Thing", "Interval"),
 }
+# Databases where an INTERPOL-style notice may be attached, and where one must be.
 NOTICE_DATABASES = frozenset(
     {Database.wanted_persons, Database.missing_persons, Database.terrorist_fighters}
 )
 NOTICE_REQUIRED = frozenset({Database.wanted_persons, Database.missing_persons})
-MISSING_CATEGORIES = frozenset({SubjectCategory.missing_person, SubjectCategory.victim})
+# Data-subject categories a database is limited to (others accept any).
+DATABASE_CATEGORIES: dict[Database, frozenset[SubjectCategory]] = {
+    Database.missing_persons: frozenset({SubjectCategory.missing_person, SubjectCategory.victim}),
+}
+
+EnvelopeRule = Callable[[Schema | None, Envelope], Issue | None]
+
+
+def _database_holds_schema(schema: Schema | None, envelope: Envelope) -> Issue | None:
+    allowed = DATABASE_SCHEMATA[envelope.database]
+    if schema is not None and any(schema.is_a(name) for name in allowed):
+        return None
+    name = schema.name if schema is not None else "an unknown schema"
+    return _issue(
+        "polex.database",
+        "database.schema",
+        f"{envelope.database.value} holds {', '.join(allowed)}, not {name}",
+    )
+
+
+def _person_has_subject_category(schema: Schema | None, envelope: Envelope) -> Issue | None:
+    """Personal data is processed only for a stated category of data subject (Europol Annex II
+    style); without one the record has no lawful basis and is refused."""
+    if schema is None or not schema.is_a("Person") or envelope.subject_category is not None:
+        return None
+    return _issue(
+        "polex.subject_category",
+        "gdpr.subject_category",
+        "personal data without a data-subject category is refused; one of "
+        + ", ".join(c.value for c in SubjectCategory),
+    )
+
+
+def _notice_present(schema: Schema | None, envelope: Envelope) -> Issue | None:
+    if envelope.database not in NOTICE_REQUIRED or envelope.notice_type is not None:
+        return None
+    return _issue(
+        "polex.notice_type",
+        "notice.required",
+        f"{envelope.database.value} needs a notice type; one of "
+        + ", ".join(n.value for n in NoticeType),
+    )
+
+
+def _notice_allowed(schema: Schema | None, envelope: Envelope) -> Issue | None:
+    if envelope.notice_type is None or envelope.database in NOTICE_DATABASES:
+        return None
+    return _issue(
+        "polex.notice_type",
+        "notice.database",
+        f"notices belong in {', '.join(sorted(NOTICE_DATABASES))}, "
+        f"not {envelope.database.value}",
+    )
+
+
+def _category_allowed(schema: Schema | None, envelope: Envelope) -> Issue | None:
+    allowed = DATABASE_CATEGORIES.get(envelope.database)
+    category = envelope.subject_category
+    if allowed is None or category is None or category in allowed:
+        return None
+    return _issue(
+        "polex.subject_category",
+        "database.subject_category",
+        f"{envelope.database.value} holds only {', '.join(sorted(allowed))}, not {category.value}",
+    )
+
+
+_ENVELOPE_RULES: tuple[EnvelopeRule, ...] = (
+    _database_holds_schema,
+    _person_has_subject_category,
+    _notice_present,
+    _notice_allowed,
+    _category_allowed,
+)
 
 
 def validate_envelope_rules(schema: str, envelope: Envelope) -> Result:
+    """The owner's envelope against the entity: the database holds this schema, personal data
+    has a data-subject category, notices sit where notices belong."""
     schema_obj = model.get(schema)
-    if schema_obj is None:
-        return _result([])
-    errors = []
-    allowed = DATABASE_SCHEMATA[envelope.database]
-    if not any(schema_obj.is_a(name) for name in allowed):
-        errors.append(
-            Issue(
-                "polex.database",
-                "database.schema",
-                f"polex.database: {envelope.database.value} holds {', '.join(allowed)}, "
-                f"not {schema}",
-            )
-        )
-    if schema_obj.is_a("Person") and envelope.subject_category is None:
-        errors.append(
-            Issue(
-                "polex.subject_category",
-                "gdpr.subject_category",
-                "polex.subject_category: personal data needs a data-subject category "
-                f"({', '.join(c.value for c in SubjectCategory)})",
-            )
-        )
-    if envelope.database in NOTICE_REQUIRED and envelope.notice_type is None:
-        errors.append(
-            Issue(
-                "polex.notice_type",
-                "notice.required",
-                f"polex.notice_type: {envelope.database.value} needs a notice type "
-                f"({', '.join(n.value for n in NoticeType)})",
-            )
-        )
-    if envelope.notice_type is not None and envelope.database not in NOTICE_DATABASES:
-        errors.append(
-            Issue(
-                "polex.notice_type",
-                "notice.database",
-                "polex.notice_type: notices belong to wanted_persons, missing_persons or "
-                "terrorist_fighters",
-            )
-        )
-    if (
-        envelope.database == Database.missing_persons
-        and envelope.subject_category is not None
-        and envelope.subject_category not in MISSING_CATEGORIES
-    ):
-        errors.append(
-            Issue(
-                "polex.subject_category",
-                "missing.subject_category",
-                "polex.subject_category: a missing person is a missing_person or a victim",
-            )
-        )
-    return _result(errors)
+    return _result([i for rule in _ENVELOPE_RULES if (i := rule(schema_obj, envelope))])
 
 
 def validate_record(schema: str, properties: dict[str, list[str]], envelope: Envelope) -> Result:
+    """Everything a record must pass before it is stored or shared."""
     return _merge(validate_entity(schema, properties), validate_envelope_rules(schema, envelope))

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from polex.access import accounts
 from polex.access.principal import Principal, Role
+from polex.federation import links
 from polex.model.validation import validate_country
 from polex.store import agencies
 from polex.web.deps import FormDep, require, web_of, web_router
@@ -17,6 +18,15 @@ from polex.web.render import page, redirect
 router = web_router()
 Admin = Annotated[Principal, Depends(require(Role.admin))]
 NOTICES = {"agency": "Agency registered.", "user": "User registered."}
+
+
+def link_status(link: links.Link) -> str:
+    """One word for the operator: is traffic flowing over this link?"""
+    if link.last_failure_at and (
+        link.last_contact_at is None or link.last_failure_at > link.last_contact_at
+    ):
+        return "failing"
+    return "up" if link.last_contact_at else "not yet contacted"
 
 
 def _admin_page(
@@ -30,6 +40,7 @@ def _admin_page(
     with web_of(request).node.engine.begin() as conn:
         known = agencies.all_agencies(conn)
         users = accounts.list_users(conn)
+        partners = [(link, link_status(link)) for link in links.all_links(conn)]
     return page(
         request,
         "admin.html",
@@ -39,6 +50,7 @@ def _admin_page(
         notice=NOTICES.get(notice),
         agencies=known,
         users=users,
+        links=partners,
         roles=list(Role),
         errors=errors or {},
         values=values or {},
