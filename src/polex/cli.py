@@ -351,13 +351,17 @@ def import_command(
         console.print(f"... {report.rejected - len(report.rejects)} more rejected rows")
     if report.rejected and rejects is not None:
         console.print(f"rejected rows with their errors: {rejects}", soft_wrap=True)
-    outcome = "imported" if report.committed else "nothing imported (all or nothing)"
-    console.print(
-        f"{outcome}: {report.imported} new, {report.updated} updated, "
-        f"{report.unchanged} unchanged, {report.rejected} rejected",
-        highlight=False,
-        soft_wrap=True,
-    )
+    if report.committed:
+        summary = (
+            f"imported: {report.imported} new, {report.updated} updated, "
+            f"{report.unchanged} unchanged, {report.rejected} rejected"
+        )
+    else:
+        summary = (
+            f"nothing imported: {report.rejected} of {report.rows} rows rejected "
+            "(fix them, or import the good rows with --partial)"
+        )
+    console.print(summary, highlight=False, soft_wrap=True)
     if as_json:
         print_json(report.to_json())
     raise typer.Exit(1 if report.rejected and not partial else 0)

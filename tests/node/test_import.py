@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from polex.audit.tables import audit_log
 from polex.cli import app
+from polex.match.tables import match_queue
 from polex.model.envelope import Database
 from polex.node import importer
 from polex.node import records as service
@@ -49,7 +50,7 @@ def counts(node: Node) -> dict[str, int]:
     with node.engine.connect() as conn:
         return {
             t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
-            for t in (records, record_versions, record_keys, audit_log)
+            for t in (records, record_versions, record_keys, audit_log, match_queue)
         }
 
 
@@ -122,6 +123,7 @@ def test_jsonl_import_stores_records_versions_keys_and_one_audit_entry(
     assert [(v.version, v.actor) for v in versions] == [(1, "import:DE-BKA")]
     assert versions[0].reason == "imported from persons.jsonl"
     assert keyed == 3
+    assert counts(node)["match_queue"] == 3  # cross-matched after the import, not during it
     assert entry.actor == "import:DE-BKA"
     assert entry.details["sha256"] == summary["sha256"]
     assert entry.details["imported"] == 3
@@ -290,10 +292,10 @@ def test_a_bad_row_rejects_the_whole_file_and_names_line_field_and_rule(
         "--rejects", str(rejects), "--json",
     )  # fmt: skip
     assert result.exit_code == 1, result.output
-    assert counts(node) == {"records": 0, "record_versions": 0, "record_keys": 0, "audit_log": 0}
+    assert set(counts(node).values()) == {0}
     summary = json.loads(result.stdout)
-    assert summary["committed"] is False
-    assert summary["rejected"] == 6
+    assert (summary["committed"], summary["rows"], summary["rejected"]) == (False, 8, 6)
+    assert summary["imported"] == 0
     for line, (field, rule) in EXPECTED.items():
         assert f"line {line}: {field} [{rule}]" in result.output
     assert "line 5: id [import.duplicate] id: ok-1 is already used on line 1" in result.output

@@ -14,20 +14,21 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from polex.audit.tables import audit_head, audit_log
+from polex.match.tables import match_queue
 from polex.node.home import Node
 from polex.search.tables import record_keys
 from polex.store import agencies
 from polex.store.tables import record_versions, records
 
 POLEX = str(Path(sys.executable).parent / "polex")
-ROWS = 30_000
+ROWS = 16_000
 
 
 def state(node: Node) -> dict[str, object]:
     with node.engine.connect() as conn:
         found: dict[str, object] = {
             t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
-            for t in (records, record_versions, record_keys, audit_log)
+            for t in (records, record_versions, record_keys, audit_log, match_queue)
         }
         found["audit_head"] = tuple(conn.execute(select(audit_head.c.seq, audit_head.c.hash)).one())
         found["versions"] = conn.execute(select(func.max(records.c.version))).scalar_one()

@@ -118,7 +118,9 @@ def test_workspace_invite_and_share(
     sign_in(de)
     empty = post_form("/workspaces", "/workspaces", {"name": " ", "case_ref": ""})
     assert empty.status_code == 422 and "name: 1 to 255 characters" in empty.text
-    opened = post_form("/workspaces", "/workspaces", {"name": "Operation Birch", "case_ref": "OP-7"})
+    opened = post_form(
+        "/workspaces", "/workspaces", {"name": "Operation Birch", "case_ref": "OP-7"}
+    )
     assert opened.status_code == 303
     ws_url = opened.headers["location"].split("?")[0]
     invited = post_form(ws_url, f"{ws_url}/invite", {"agency": "IT-DCSA"})

@@ -35,9 +35,7 @@ def test_login_page_never_redirects_elsewhere(browser: TestClient) -> None:
         assert 'name="next" value="/"' in html
 
 
-def test_an_active_session_is_refreshed(
-    browser: TestClient, sign_in: Any, make_actor: Any
-) -> None:
+def test_an_active_session_is_refreshed(browser: TestClient, sign_in: Any, make_actor: Any) -> None:
     sign_in(make_actor("anna", "DE-BKA", "officer", "DE"), idle=29 * 60)
     answer = browser.get("/records")
     assert answer.status_code == 200
@@ -57,9 +55,7 @@ def test_an_idle_session_ends(
     assert "ended after a period without activity" in browser.get(answer.headers["location"]).text
 
 
-def test_a_tampered_cookie_is_worthless(
-    browser: TestClient, sign_in: Any, make_actor: Any
-) -> None:
+def test_a_tampered_cookie_is_worthless(browser: TestClient, sign_in: Any, make_actor: Any) -> None:
     sign_in(make_actor("anna", "DE-BKA", "officer", "DE"), idle=IDLE_TOO_LONG)
     name = "__Host-polex_session"
     token, seen, mac = browser.cookies[name].split(".")
@@ -80,9 +76,7 @@ def test_logout_revokes_the_session(
     assert browser.get("/records").status_code == 303
 
 
-def test_each_role_sees_its_own_pages(
-    browser: TestClient, sign_in: Any, make_actor: Any
-) -> None:
+def test_each_role_sees_its_own_pages(browser: TestClient, sign_in: Any, make_actor: Any) -> None:
     sign_in(make_actor("dora", "DE-BKA", "dpo", "DE"))
     assert browser.get("/").headers["location"] == "/audit"
     audit = browser.get("/audit")

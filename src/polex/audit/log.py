@@ -1,22 +1,34 @@
 """Appending to the audit chain, inside the caller's transaction.
 
 Each entry's hash covers its content and the previous entry's hash, so any changed, removed
-or reordered entry breaks the chain from that point on."""
+or reordered entry breaks the chain from that point on (``verify`` finds it). The entry is
+written in the transaction of the action it describes: both happen, or neither.
+
+Every search and read writes an entry, so appending is kept to three prepared statements:
+advance the head (which locks it on PostgreSQL and serialises appenders across workers),
+insert the entry, store the new head hash."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, update
 
 from polex.audit.tables import audit_head, audit_log
 from polex.store.metadata import utcnow
 
 GENESIS = "0" * 64
+FIELDS = ("actor", "agency", "action", "target", "purpose", "case_ref")
+
+
+def _utc_naive(ts: datetime) -> datetime:
+    """The timestamp as hashed: UTC without zone (PostgreSQL returns it in the session's zone,
+    SQLite without any)."""
+    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
 
 
 def entry_hash(
@@ -34,7 +46,7 @@ def entry_hash(
     body = json.dumps(
         [
             seq,
-            ts.replace(tzinfo=None).isoformat(timespec="microseconds"),
+            _utc_naive(ts).isoformat(timespec="microseconds"),
             actor,
             agency,
             action,
@@ -52,11 +64,34 @@ def entry_hash(
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _head(conn: Connection) -> tuple[int, str]:
-    row = conn.execute(select(audit_head).where(audit_head.c.id == 1).with_for_update()).first()
-    if row is None:
-        conn.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS))
-        return 0, GENESIS
+def normalise(details: dict[str, Any] | None) -> dict[str, Any]:
+    """Details as the database will hand them back (JSON types only), so the hash computed
+    now is the hash recomputed by ``verify``."""
+    if not details:
+        return {}
+    result: dict[str, Any] = json.loads(json.dumps(details, default=str))
+    return result
+
+
+# Built once: building and caching statements would cost more than running them.
+_ADVANCE = (
+    update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(seq=audit_head.c.seq + bindparam("count"))
+    .returning(audit_head.c.seq, audit_head.c.hash)
+)
+_START = insert(audit_head).values(id=1, seq=0, hash=GENESIS)
+_INSERT_ENTRIES = insert(audit_log)
+_STORE_HEAD = update(audit_head).where(audit_head.c.id == 1).values(hash=bindparam("new_hash"))
+
+
+def _reserve(conn: Connection, count: int) -> tuple[int, str]:
+    """Take ``count`` sequence numbers: the last one taken and the hash before the first."""
+    row = conn.execute(_ADVANCE, {"count": count}).first()
+    if row is None:  # the very first entry of the node
+        conn.execute(_START)
+        row = conn.execute(_ADVANCE, {"count": count}).first()
+        assert row is not None
     return row.seq, row.hash
 
 
@@ -72,37 +107,20 @@ def append(
     details: dict[str, Any] | None = None,
 ) -> int:
     """Write one entry in the caller's transaction; returns its sequence number."""
-    seq, prev = _head(conn)
-    seq += 1
-    ts = utcnow()
-    details = json.loads(json.dumps(details or {}, default=str))
-    digest = entry_hash(seq, ts, actor, agency, action, target, purpose, case_ref, details, prev)
-    conn.execute(
-        insert(audit_log).values(
-            seq=seq,
-            ts=ts,
-            actor=actor,
-            agency=agency,
-            action=action,
-            target=target,
-            purpose=purpose,
-            case_ref=case_ref,
-            details=details,
-            prev_hash=prev,
-            hash=digest,
-        )
-    )
-    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
-    return seq
-
-
-# Built once: for a batch writer, building statements would cost more than running them.
-_INSERT_ENTRIES = insert(audit_log)
-_ADVANCE_HEAD = (
-    update(audit_head)
-    .where(audit_head.c.id == 1)
-    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
-)
+    return append_many(
+        conn,
+        [
+            {
+                "actor": actor,
+                "action": action,
+                "agency": agency,
+                "target": target,
+                "purpose": purpose,
+                "case_ref": case_ref,
+                "details": details,
+            }
+        ],
+    )[0]
 
 
 def append_many(conn: Connection, entries: Sequence[dict[str, Any]]) -> list[int]:
@@ -111,30 +129,26 @@ def append_many(conn: Connection, entries: Sequence[dict[str, Any]]) -> list[int
     (a batch of messages) pays for its audit once, not per entry. Returns the sequence numbers."""
     if not entries:
         return []
-    seq, prev = _head(conn)
+    last, prev = _reserve(conn, len(entries))
+    seq = last - len(entries)
     rows = []
     for e in entries:
         seq += 1
         ts = utcnow()
-        details = json.loads(json.dumps(e.get("details") or {}, default=str))
-        fields = (e["actor"], e.get("agency"), e["action"], e.get("target"), e.get("purpose"))
-        digest = entry_hash(seq, ts, *fields, e.get("case_ref"), details, prev)
+        details = normalise(e.get("details"))
+        fields = [e.get(name) for name in FIELDS]
+        digest = entry_hash(seq, ts, *fields, details, prev)  # type: ignore[arg-type]
         rows.append(
             {
                 "seq": seq,
                 "ts": ts,
-                "actor": e["actor"],
-                "agency": e.get("agency"),
-                "action": e["action"],
-                "target": e.get("target"),
-                "purpose": e.get("purpose"),
-                "case_ref": e.get("case_ref"),
+                **dict(zip(FIELDS, fields, strict=True)),
                 "details": details,
                 "prev_hash": prev,
                 "hash": digest,
             }
         )
         prev = digest
-    conn.execute(_INSERT_ENTRIES, rows)
-    conn.execute(_ADVANCE_HEAD, {"new_seq": seq, "new_hash": prev})
+    conn.execute(_INSERT_ENTRIES, rows[0] if len(rows) == 1 else rows)
+    conn.execute(_STORE_HEAD, {"new_hash": prev})
     return [r["seq"] for r in rows]

@@ -64,6 +64,7 @@ LOCALES: dict[str, tuple[str, str]] = {
     "ng": ("en_US", "NGA"),
 }
 NON_LATIN = frozenset({"eg", "sy", "cn", "ru", "ua"})
+CYRILLIC = frozenset({"ru", "ua"})
 POOL = 1500
 
 # Shares of each database in a mixed data set.
@@ -164,7 +165,9 @@ def variant(rng: random.Random, person: Person) -> tuple[str, str, str]:
     if person.country in NON_LATIN and style < 0.6:
         name = _latin(person)
         how.append("transliterated")
-        for old, new in _SPELLING:
+        # Latin spellings vary for Russian and Ukrainian names (-ov/-off, -ei/-ey); pinyin and
+        # the consonant skeleton ICU gives Arabic are left as they come.
+        for old, new in _SPELLING if person.country in CYRILLIC else ():
             if old in name.lower() and rng.random() < 0.5:
                 name = name.replace(old, new).replace(old.title(), new.title())
                 how.append(f"{old}->{new}")
@@ -173,7 +176,8 @@ def variant(rng: random.Random, person: Person) -> tuple[str, str, str]:
         name, how = f"{person.last}, {person.first}", ["family name first"]
     elif style < 0.6:
         parts = list(person.name)
-        i = rng.randrange(1, len(parts) - 1) if len(parts) > 2 else 0
+        letters = [i for i, c in enumerate(parts) if c.isalpha() and i > 0]
+        i = rng.choice(letters) if letters else 0
         parts[i] = rng.choice("aeiourn")
         name, how = "".join(parts), ["typo"]
     else:

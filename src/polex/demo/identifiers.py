@@ -1,81 +1,369 @@
-"""Synthetic identifiers that pass the real check-digit rules (ICAO 9303, ISO 3779, IMO), so
-generated data exercises validation and matching as real exports would."""
+"""Synthetic identifiers in real national formats that pass the real check-digit rules (ICAO
+9303, ISO 3779, the IMO scheme), so generated data exercises validation and matching as real
+exports would.
+
+Every generator either draws a random number (``rng``) or takes ``n``, the n-th number of its
+format. The data generator passes ``n`` from a ``Unique`` issuer, so that no two unrelated
+records share an identifier by chance: the ground truth says which records share one, and a
+chance collision would be a match that the truth cannot explain."""
 
 from __future__ import annotations
 
 import random
 import string
+import unicodedata
+from dataclasses import dataclass, field
 
 from polex.model.validation import mrz_check_digit, vin_check_digit
 
-_DOC_CHARS = string.ascii_uppercase + string.digits
-# World manufacturer identifiers, with the country each stands for.
-WMIS = ("1HG", "1FA", "2T1", "3VW", "5YJ", "LSV", "LFV", "WVW", "WBA", "VF1", "ZFA", "SAL", "JHM")
-VIN_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
-MAKES = {
-    "1HG": "Honda",
-    "1FA": "Ford",
-    "2T1": "Toyota",
-    "3VW": "Volkswagen",
-    "5YJ": "Tesla",
-    "LSV": "SAIC Volkswagen",
-    "LFV": "FAW-Volkswagen",
-    "WVW": "Volkswagen",
-    "WBA": "BMW",
-    "VF1": "Renault",
-    "ZFA": "Fiat",
-    "SAL": "Land Rover",
-    "JHM": "Honda",
+DIGITS = string.digits
+LETTERS = string.ascii_uppercase
+_CLASSES = {"#": DIGITS, "@": LETTERS, "*": LETTERS + DIGITS}
+
+
+class Permutation:
+    """A bijection of ``range(size)`` that looks random and needs no table: unique numbers for
+    ten million records without remembering any of them.
+
+    Rounds of multiply-add and xorshift (each invertible) scramble a power-of-two domain;
+    cycle-walking maps the result back into ``range(size)``."""
+
+    def __init__(self, size: int, key: str) -> None:
+        if size < 1:
+            raise ValueError("a permutation needs at least one element")
+        rng = random.Random(key)
+        self.size = size
+        bits = max(2, (size - 1).bit_length())
+        self._mask = (1 << bits) - 1
+        self._shift = bits // 2
+        self._rounds = tuple(
+            (rng.randrange(1 << bits) | 1, rng.randrange(1 << bits)) for _ in range(3)
+        )
+
+    def __call__(self, index: int) -> int:
+        x = index % self.size
+        mask, shift = self._mask, self._shift
+        while True:
+            for mul, add in self._rounds:
+                x = (x * mul + add) & mask
+                x ^= x >> shift
+            if x < self.size:
+                return x
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """A number format as a pattern: ``#`` a digit, ``@`` a letter, ``*`` either; any other
+    character is written as it is (``"@@-###-@@"`` is a French number plate)."""
+
+    pattern: str
+    _slots: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    capacity: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        slots = tuple(_CLASSES.get(c, c) for c in self.pattern)
+        capacity = 1
+        for slot in slots:
+            if len(slot) > 1:
+                capacity *= len(slot)
+        object.__setattr__(self, "_slots", slots)
+        object.__setattr__(self, "capacity", capacity)
+
+    @property
+    def shape(self) -> str:
+        """What the number reads as once separators are dropped, as identifier matching reads
+        it: formats of one shape draw from one sequence, so their numbers never coincide."""
+        return "".join(c for c in self.pattern if c.isalnum() or c in _CLASSES)
+
+    def at(self, n: int) -> str:
+        """The n-th number of the format (``0 <= n < capacity``)."""
+        chars = []
+        for slot in reversed(self._slots):
+            if len(slot) == 1:
+                chars.append(slot)
+            else:
+                n, i = divmod(n, len(slot))
+                chars.append(slot[i])
+        return "".join(reversed(chars))
+
+    def random(self, rng: random.Random) -> str:
+        return self.at(rng.randrange(self.capacity))
+
+
+class Unique:
+    """Issues the indexes of each sequence once, in an order that looks random and depends on
+    the seed; a sequence restarts only after ``capacity`` numbers."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._sequences: dict[str, tuple[Permutation, list[int]]] = {}
+
+    def __call__(self, key: str, capacity: int) -> int:
+        found = self._sequences.get(key)
+        if found is None:
+            found = self._sequences[key] = (Permutation(capacity, f"{self.seed}:{key}"), [0])
+        permutation, count = found
+        count[0] += 1
+        return permutation(count[0] - 1)
+
+    def number(self, fmt: NumberFormat) -> str:
+        return fmt.at(self(fmt.shape, fmt.capacity))
+
+
+# --- travel documents (ICAO 9303) ----------------------------------------------------------
+
+# Passport numbers per issuing country, as printed (at most 9 characters: the MRZ field).
+PASSPORT_FORMATS: dict[str, NumberFormat] = {
+    country: NumberFormat(pattern)
+    for country, pattern in {
+        "DE": "C********",
+        "FR": "##@@#####",
+        "IT": "@@#######",
+        "ES": "@@@######",
+        "TR": "U########",
+        "EG": "A########",
+        "NG": "A########",
+        "SA": "@########",
+        "SY": "N########",
+        "CN": "E########",
+        "UA": "@@######",
+        "RU": "#########",
+        "US": "#########",
+    }.items()
+}
+DEFAULT_PASSPORT_FORMAT = NumberFormat("@@*******")
+# ICAO 9303 nationality codes (Germany is the one-letter D).
+ICAO_CODES = {
+    "DE": "D",
+    "FR": "FRA",
+    "IT": "ITA",
+    "ES": "ESP",
+    "TR": "TUR",
+    "EG": "EGY",
+    "NG": "NGA",
+    "SA": "SAU",
+    "SY": "SYR",
+    "CN": "CHN",
+    "UA": "UKR",
+    "RU": "RUS",
+    "US": "USA",
 }
 
 
-def passport_number(rng: random.Random) -> str:
-    return rng.choice(string.ascii_uppercase) + "".join(rng.choices(_DOC_CHARS, k=8))
+def passport_format(country: str) -> NumberFormat:
+    return PASSPORT_FORMATS.get(country.upper(), DEFAULT_PASSPORT_FORMAT)
 
 
-def _mrz_name(surname: str, given: str, width: int) -> str:
-    def clean(text: str) -> str:
-        return "".join(c if c.isalpha() and c.isascii() else "<" for c in text.upper())
+def passport_number(rng: random.Random, country: str = "DE", n: int | None = None) -> str:
+    """A passport number in the issuing country's format; valid in a machine-readable zone."""
+    fmt = passport_format(country)
+    return fmt.random(rng) if n is None else fmt.at(n)
 
-    return (clean(surname) + "<<" + clean(given)).ljust(width, "<")[:width]
+
+_MRZ_FOLD = str.maketrans({"Ä": "AE", "Ö": "OE", "Ü": "UE", "ß": "SS", "Æ": "AE", "Ø": "OE"})
+
+
+def mrz_name(text: str) -> str:
+    """A Latin name as the MRZ writes it (ICAO 9303: umlauts expanded, other marks dropped)."""
+    folded = unicodedata.normalize("NFKD", text.upper().translate(_MRZ_FOLD))
+    return "".join(c if c in LETTERS else "<" for c in folded if not unicodedata.combining(c))
 
 
 def mrz_td3(
-    number: str, country: str, surname: str, given: str, birth: str, sex: str, expiry: str
+    number: str,
+    country: str,
+    surname: str,
+    given: str,
+    birth: str,
+    sex: str,
+    expiry: str,
+    personal: str = "",
 ) -> str:
-    """A TD3 (passport) machine-readable zone; dates as YYMMDD, country as ICAO 3-letter."""
-    line1 = ("P<" + country + _mrz_name(surname, given, 39))[:44]
-    doc = number.ljust(9, "<")[:9]
-    personal = "<" * 14
-    parts = [
-        doc + mrz_check_digit(doc),
-        country,
-        birth + mrz_check_digit(birth),
-        sex,
-        expiry + mrz_check_digit(expiry),
-        personal + "<",
-    ]
-    body = "".join(parts)
+    """A passport's (TD3) machine-readable zone, two lines of 44: ``country`` as ICAO 3-letter
+    code (``D`` for Germany), ``birth`` and ``expiry`` as YYMMDD, ``sex`` M, F or <."""
+    code = country.ljust(3, "<")
+    name = (mrz_name(surname) + "<<" + mrz_name(given)).ljust(39, "<")[:39]
+    line1 = "P<" + code + name
+    doc = number.upper().ljust(9, "<")[:9]
+    optional = personal.upper().ljust(14, "<")[:14]
+    optional_check = mrz_check_digit(optional) if personal else "<"
+    body = (
+        doc
+        + mrz_check_digit(doc)
+        + code
+        + birth
+        + mrz_check_digit(birth)
+        + sex
+        + expiry
+        + mrz_check_digit(expiry)
+        + optional
+        + optional_check
+    )
     composite = mrz_check_digit(body[0:10] + body[13:20] + body[21:43])
     return line1 + "\n" + body + composite
 
 
-def vin(rng: random.Random, wmi: str | None = None) -> str:
-    wmi = wmi or rng.choice(WMIS)
-    body = wmi + "".join(rng.choices(VIN_CHARS, k=5)) + "0" + "".join(rng.choices(VIN_CHARS, k=8))
+# --- vehicles (ISO 3779) -------------------------------------------------------------------
+
+# World manufacturer identifiers: make and country of manufacture.
+WMIS: dict[str, tuple[str, str]] = {
+    "WBA": ("BMW", "DE"),
+    "WDD": ("Mercedes-Benz", "DE"),
+    "WVW": ("Volkswagen", "DE"),
+    "WAU": ("Audi", "DE"),
+    "VF1": ("Renault", "FR"),
+    "VF3": ("Peugeot", "FR"),
+    "ZFA": ("Fiat", "IT"),
+    "VSS": ("SEAT", "ES"),
+    "NMT": ("Toyota", "TR"),
+    "JTD": ("Toyota", "JP"),
+    "JHM": ("Honda", "JP"),
+    "KMH": ("Hyundai", "KR"),
+    "1FA": ("Ford", "US"),
+    "1HG": ("Honda", "US"),
+    "5YJ": ("Tesla", "US"),
+    "LSV": ("SAIC Volkswagen", "CN"),
+    "LFV": ("FAW-Volkswagen", "CN"),
+    "XTA": ("Lada", "RU"),
+}
+VIN_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"  # never I, O or Q
+# Model-year codes (position 10) from 2001 on, in order.
+VIN_YEARS = "123456789ABCDEFGHJKLMNPRSTVWXY"
+
+
+def vin(rng: random.Random, wmi: str | None = None, year: int | None = None) -> str:
+    """A 17-character VIN with the ISO 3779 check digit at position 9 (which North American
+    and Chinese makers must compute, and which polex therefore checks)."""
+    wmi = wmi or rng.choice(tuple(WMIS))
+    year = year or rng.randint(2001, 2024)
+    body = (
+        wmi
+        + "".join(rng.choices(VIN_CHARS, k=5))
+        + "0"
+        + VIN_YEARS[(year - 2001) % len(VIN_YEARS)]
+        + rng.choice(VIN_CHARS)
+        + f"{rng.randrange(1_000_000):06d}"
+    )
     return body[:8] + vin_check_digit(body) + body[9:]
 
 
-def imo(rng: random.Random) -> str:
-    digits = [rng.randint(1, 9)] + [rng.randint(0, 9) for _ in range(5)]
-    check = sum(d * w for d, w in zip(digits, range(7, 1, -1), strict=True)) % 10
-    return "".join(map(str, digits)) + str(check)
+# Number plates per country of registration, as printed.
+PLATE_FORMATS: dict[str, NumberFormat] = {
+    country: NumberFormat(pattern)
+    for country, pattern in {
+        "DE": "@@-@@ ####",
+        "FR": "@@-###-@@",
+        "IT": "@@ ###@@",
+        "ES": "#### @@@",
+        "TR": "## @@@ ###",
+        "EG": "@@@ ####",
+        "NG": "@@@-###@@",
+        "SA": "#### @@@",
+        "SY": "######",
+        "CN": "京@·*****",
+        "UA": "@@ #### @@",
+        "RU": "@###@@ ###",
+        "US": "#@@@###",
+    }.items()
+}
+DEFAULT_PLATE_FORMAT = NumberFormat("@@@ ####")
 
 
-def mmsi(rng: random.Random, mid: int | None = None) -> str:
-    mid = mid or rng.choice((211, 218, 227, 247, 273, 412, 636, 538))
-    return f"{mid}{rng.randint(0, 999999):06d}"
+def plate(rng: random.Random, country: str, n: int | None = None) -> str:
+    fmt = PLATE_FORMATS.get(country.upper(), DEFAULT_PLATE_FORMAT)
+    return fmt.random(rng) if n is None else fmt.at(n)
 
 
-def serial(rng: random.Random) -> str:
-    return "".join(rng.choices(string.ascii_uppercase, k=2)) + f"{rng.randint(0, 99999):05d}"
+# --- ships (IMO, ITU) ----------------------------------------------------------------------
+
+# IMO numbers are seven digits, the last a check digit; issued ones start 5 to 9 today.
+IMO_CAPACITY = 500_000
+
+
+def imo(rng: random.Random, n: int | None = None) -> str:
+    """An IMO ship number: six digits weighted 7..2, the sum's last digit appended."""
+    n = rng.randrange(IMO_CAPACITY) if n is None else n % IMO_CAPACITY
+    digits = f"{500_000 + n:06d}"
+    check = sum(int(d) * w for d, w in zip(digits, range(7, 1, -1), strict=True)) % 10
+    return digits + str(check)
+
+
+# Maritime identification digits (the first three of an MMSI) per flag state.
+MIDS = {
+    "DE": 211,
+    "FR": 227,
+    "IT": 247,
+    "ES": 224,
+    "TR": 271,
+    "EG": 622,
+    "NG": 657,
+    "SA": 403,
+    "SY": 468,
+    "CN": 412,
+    "UA": 272,
+    "RU": 273,
+    "US": 366,
+    "MT": 248,
+    "PA": 352,
+    "LR": 636,
+}
+MMSI_CAPACITY = 1_000_000
+
+
+def mmsi(rng: random.Random, country: str | None = None, n: int | None = None) -> str:
+    """A ship station's MMSI: the flag state's MID and six digits (ITU-R M.585)."""
+    mid = MIDS.get((country or rng.choice(tuple(MIDS))).upper(), MIDS["PA"])
+    n = rng.randrange(MMSI_CAPACITY) if n is None else n % MMSI_CAPACITY
+    return f"{mid}{n:06d}"
+
+
+# --- firearms ------------------------------------------------------------------------------
+
+# (make, model, calibre, firearm type, country of manufacture, serial format)
+FIREARMS: tuple[tuple[str, str, str, str, str, NumberFormat], ...] = (
+    ("Glock", "17", "9x19mm", "pistol", "AT", NumberFormat("@@@###")),
+    ("Glock", "19", "9x19mm", "pistol", "AT", NumberFormat("@@@###")),
+    ("Beretta", "92FS", "9x19mm", "pistol", "IT", NumberFormat("BER#####@")),
+    ("CZ", "75 B", "9x19mm", "pistol", "CZ", NumberFormat("@######")),
+    ("Walther", "P99", "9x19mm", "pistol", "DE", NumberFormat("FA#####")),
+    ("SIG Sauer", "P226", "9x19mm", "pistol", "DE", NumberFormat("U######")),
+    ("Smith & Wesson", "686", ".357 Magnum", "revolver", "US", NumberFormat("@@@####")),
+    ("Kalashnikov", "AKM", "7.62x39mm", "rifle", "RU", NumberFormat("@@####")),
+    ("Zastava", "M70", "7.62x39mm", "rifle", "RS", NumberFormat("######")),
+    ("Heckler & Koch", "MP5", "9x19mm", "submachine gun", "DE", NumberFormat("##-######")),
+    ("Baikal", "MP-153", "12/76", "shotgun", "RU", NumberFormat("##########")),
+)
+
+
+def firearm_serial(rng: random.Random, fmt: NumberFormat, n: int | None = None) -> str:
+    return fmt.random(rng) if n is None else fmt.at(n)
+
+
+# --- telephones ----------------------------------------------------------------------------
+
+# Country calling code and a mobile prefix whose numbers of this length are valid.
+PHONES: dict[str, tuple[str, str, int]] = {
+    "DE": ("49", "151", 8),
+    "FR": ("33", "6", 8),
+    "IT": ("39", "347", 7),
+    "ES": ("34", "6", 8),
+    "TR": ("90", "532", 7),
+    "EG": ("20", "10", 8),
+    "NG": ("234", "803", 7),
+    "SA": ("966", "55", 7),
+    "SY": ("963", "944", 6),
+    "CN": ("86", "139", 8),
+    "UA": ("380", "67", 7),
+    "RU": ("7", "916", 7),
+    "US": ("1", "212", 7),
+}
+PHONE_CAPACITY = 1_000_000
+
+
+def phone(rng: random.Random, country: str, n: int | None = None) -> str:
+    """A mobile number in international format, ``+CC PREFIX SUBSCRIBER``."""
+    code, prefix, digits = PHONES.get(country.upper(), PHONES["US"])
+    n = rng.randrange(PHONE_CAPACITY) if n is None else n % PHONE_CAPACITY
+    # the leading subscriber digits are fixed (2..) and the last six unique
+    subscriber = f"{'2345678'[: digits - 6]}{n:06d}"
+    return f"+{code} {prefix} {subscriber}"

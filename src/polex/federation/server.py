@@ -34,7 +34,9 @@ from polex.store.metadata import utcnow
 
 log = logging.getLogger(__name__)
 PREFIX = "/federation/v1"
-REFRESH_INTERVAL = 2.0
+# Partners keep idle connections open and do not answer a TLS close on them: waiting longer
+# than this for them only delays shutdown (every federation request is safe to send again).
+SHUTDOWN_GRACE = 1
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -214,10 +216,11 @@ class FederationServer:
             host=host,
             port=port,
             http=TlsH11Protocol,
+            loop="asyncio",  # tls.server_context relies on asyncio's TLS transport
             ssl_context_factory=lambda _config, _default: self.context,
             log_level="warning",
             lifespan="on",
-            timeout_graceful_shutdown=5,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE,
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, name="polex-federation")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import ssl
 import threading
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from typing import Any
 
 from polex.federation.identity import NodeKeys
@@ -32,7 +32,7 @@ def _tls13(context: ssl.SSLContext) -> ssl.SSLContext:
     return context
 
 
-def _check_pin(der: bytes | None, pins: Iterable[str]) -> None:
+def _check_pin(der: bytes | None, pins: Container[str]) -> None:
     if der is None:
         raise PinMismatch("no peer certificate")
     if fingerprint(der) not in pins:
@@ -49,9 +49,6 @@ class PinSet:
 
     def __contains__(self, item: object) -> bool:
         return item in self._pins
-
-    def __iter__(self) -> Any:
-        return iter(self._pins)
 
     def update(self, context: ssl.SSLContext, pins: Iterable[str], cas: Iterable[str]) -> None:
         """Trust newly linked CAs and pin exactly ``pins`` from now on.
@@ -70,8 +67,33 @@ def server_context(keys: NodeKeys, pins: PinSet) -> ssl.SSLContext:
     """The federation port's context; ``pins`` is consulted at every handshake."""
 
     class PinnedObject(ssl.SSLObject):
+        refused: ssl.SSLError | None = None
+        outgoing: ssl.MemoryBIO | None = None
+
+        @classmethod
+        def _create(
+            cls, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO, *args: Any, **kw: Any
+        ) -> Any:
+            created = super()._create(incoming, outgoing, *args, **kw)  # type: ignore[misc]
+            created.outgoing = outgoing
+            return created
+
         def do_handshake(self) -> None:
-            super().do_handshake()
+            if self.refused is not None:
+                raise self.refused
+            try:
+                super().do_handshake()
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                raise
+            except ssl.SSLError as exc:
+                if self.outgoing is None or not self.outgoing.pending:
+                    raise
+                # asyncio closes a connection whose handshake failed without writing out the
+                # alert OpenSSL queued (e.g. "certificate required"), so the client would see a
+                # bare EOF. Asking for more data once makes it send the alert; the peer then
+                # hangs up, or its next bytes meet this error.
+                self.refused = exc
+                raise ssl.SSLWantReadError(str(exc)) from exc
             _check_pin(self.getpeercert(binary_form=True), pins)
 
     context = _tls13(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))

@@ -69,13 +69,12 @@ def _fail(where: str, rule: str, text: str) -> Result:
     return _result([_issue(where, rule, text)])
 
 
-OK = _result([])
+def _ok() -> Result:
+    return _result([])
 
 
 def _merge(*results: Result) -> Result:
-    return _result(
-        [e for r in results for e in r.errors], [w for r in results for w in r.warnings]
-    )
+    return _result([e for r in results for e in r.errors], [w for r in results for w in r.warnings])
 
 
 def _at(result: Result, where: str) -> Result:
@@ -84,7 +83,9 @@ def _at(result: Result, where: str) -> Result:
     def move(issue: Issue) -> Issue:
         return Issue(where, issue.rule, where + issue.message.removeprefix(issue.field))
 
-    return Result(result.valid, [move(e) for e in result.errors], [move(w) for w in result.warnings])
+    return Result(
+        result.valid, [move(e) for e in result.errors], [move(w) for w in result.warnings]
+    )
 
 
 # --- ICAO 9303 machine-readable zones ---------------------------------------------------------
@@ -138,7 +139,7 @@ _MRZ_FORMATS: dict[tuple[int, int], _MrzFormat] = {
             ("document_number", slice(44, 53), 53),
             ("birth_date", slice(57, 63), 63),
             ("expiry_date", slice(65, 71), 71),
-            ("optional_data", slice(72, 86), 86),
+            ("personal_number", slice(72, 86), 86),
         ),
         composite=(slice(44, 54), slice(57, 64), slice(65, 87)),
         composite_digit=87,
@@ -147,10 +148,10 @@ _MRZ_FORMATS: dict[tuple[int, int], _MrzFormat] = {
 _MRZ_CHARSET = re.compile(r"[A-Z0-9<]+")
 
 
-def _mrz_field(fmt: _MrzFormat, joined: str, data: slice, digit: int) -> tuple[str, str]:
+def _mrz_field(fmt: _MrzFormat, joined: str, name: str, data: slice, digit: int) -> tuple[str, str]:
     """The data a check digit covers and the digit found, following a long document number."""
     value, found = joined[data], joined[digit]
-    if found == "<" and fmt.overflow is not None and digit == fmt.fields[0][2]:
+    if found == "<" and name == "document_number" and fmt.overflow is not None:
         rest = joined[fmt.overflow].split("<", 1)[0]
         if rest:
             return value + rest[:-1], rest[-1]
@@ -177,9 +178,9 @@ def validate_mrz(value: str) -> Result:
         )
     errors = []
     for name, data, digit in fmt.fields:
-        covered, found = _mrz_field(fmt, joined, data, digit)
-        # An empty optional data field may leave its check digit as filler (ICAO 9303 Part 4).
-        if found == "<" and name == "optional_data" and set(covered) == {"<"}:
+        covered, found = _mrz_field(fmt, joined, name, data, digit)
+        # An unused personal number field may leave its check digit as filler (ICAO 9303 Part 4).
+        if found == "<" and name == "personal_number" and set(covered) == {"<"}:
             continue
         expected = mrz_check_digit(covered)
         if found != expected:
@@ -244,11 +245,11 @@ def validate_vin(value: str) -> Result:
         return _fail(
             "vin",
             "vin.charset",
-            f"{', '.join(bad)} not allowed: only A-Z without I, O, Q and 0-9 (ISO 3779)",
+            f"{', '.join(bad)} cannot appear: only 0-9 and A-Z except I, O, Q (ISO 3779)",
         )
     expected = vin_check_digit(vin)
     if vin[8] == expected:
-        return OK
+        return _ok()
     if vin[0] in _VIN_CHECK_DIGIT_MANDATORY:
         text = f"check digit is {vin[8]}, expected {expected} (ISO 3779)"
         return _fail("vin", "vin.check_digit", text)
@@ -276,7 +277,7 @@ def validate_imo(value: str) -> Result:
             "imo.check_digit",
             f"check digit is {number[6]}, expected {expected} (IMO ship number)",
         )
-    return OK
+    return _ok()
 
 
 # --- countries, dates, contact details -------------------------------------------------------
@@ -293,7 +294,7 @@ def validate_country(value: str) -> Result:
     """An ISO 3166-1 alpha-2 code, any case. Strict: agencies and restrictions are keyed by it,
     so ``DEU`` or ``Germany`` is refused (with the code it most likely means)."""
     if value.strip().upper() in _iso_countries():
-        return OK
+        return _ok()
     guess = registry.country.clean(value)
     hint = f", did you mean {guess.upper()}?" if guess and guess.upper() in _iso_countries() else ""
     return _fail("country", "iso3166", f"{value!r} is not an ISO 3166-1 alpha-2 code{hint}")
@@ -303,7 +304,7 @@ def _check_ftm_country(value: str) -> Result:
     """A country on an entity: whatever FtM reads as one of its territory codes (``de``,
     ``Germany``, ``xk``, historic ``su``), since FtM stores the code; nothing else."""
     if registry.country.clean(value) is not None:
-        return OK
+        return _ok()
     return _fail("country", "iso3166", f"{value!r} is not a country code (ISO 3166-1, e.g. DE)")
 
 
@@ -321,7 +322,7 @@ def validate_date(value: str) -> Result:
         year, month, day = (int(g) if g else 1 for g in match.groups())
         try:
             date(year, month, day)
-            return OK
+            return _ok()
         except ValueError:
             pass
     return _fail("date", "iso8601", f"{value!r} is not a date as YYYY, YYYY-MM or YYYY-MM-DD")
@@ -335,14 +336,14 @@ def _in_future(value: str) -> bool:
 
 def _check_email(value: str) -> Result:
     if registry.email.validate(value):
-        return OK
+        return _ok()
     return _fail("email", "email.format", f"{value!r} is not an e-mail address")
 
 
 def _check_phone(value: str) -> Result:
     """FtM keeps only numbers in international format; anything else it would drop silently."""
     if registry.phone.validate(value):
-        return OK
+        return _ok()
     return _fail(
         "phone",
         "phone.format",
@@ -355,8 +356,9 @@ def _check_phone(value: str) -> Result:
 
 def normalise_serial(value: str) -> str:
     """Firearm serials compared as letters and digits only, upper case: registries write the
-    same serial with spaces, dashes, dots or slashes."""
-    return re.sub(r"[^0-9A-Z]", "", value.upper())
+    same serial with spaces, dashes, dots or slashes. Letters of any script are kept, since
+    serials stamped in Cyrillic would otherwise vanish."""
+    return "".join(c for c in value.upper() if c.isalnum())
 
 
 # --- entities ----------------------------------------------------------------------------------
@@ -392,17 +394,23 @@ def _check_property(schema: Schema, name: str, values: list[str]) -> Result:
     where = f"properties.{name}"
     prop = schema.get(name)
     if prop is None:
-        return _fail(where, "ftm.property", f"{schema.name} has no property {name!r}")
+        return _fail(where, "ftm.property", f"{schema.name} has no property {name!r} (FtM model)")
     if prop.stub:
         # FtM drops these silently: the link entity on the other side carries the value.
         reverse = prop.reverse.qname if prop.reverse is not None else "the other entity"
-        return _fail(where, "ftm.property", f"is set on the other side of the link ({reverse})")
+        return _fail(
+            where, "ftm.property", f"is set on the other side of the link, {reverse} (FtM model)"
+        )
     check = _PROPERTY_CHECKS.get(prop.qname) or _TYPE_CHECKS.get(prop.type.name)
     results = []
     for value in values:
-        result = _at(check(value), where) if check is not None else OK
+        result = _at(check(value), where) if check is not None else _ok()
         if result.valid and prop.qname in _PAST_DATES and _in_future(value):
-            result = _fail(where, "date.future", f"{value!r} lies in the future")
+            result = _fail(
+                where,
+                "date.future",
+                f"{value!r} is in the future, impossible for a {prop.label.lower()}",
+            )
         results.append(result)
     return _merge(*results)
 
@@ -417,7 +425,7 @@ def _check_required(schema: Schema, properties: dict[str, list[str]]) -> Result:
     }
     return _result(
         [
-            _issue(f"properties.{n}", "record.required", f"a {schema.name} record needs it")
+            _issue(f"properties.{n}", "record.required", f"is required for a {schema.name} record")
             for n in sorted(missing)
         ]
     )
@@ -517,8 +525,7 @@ def _notice_allowed(schema: Schema | None, envelope: Envelope) -> Issue | None:
     return _issue(
         "polex.notice_type",
         "notice.database",
-        f"notices belong in {', '.join(sorted(NOTICE_DATABASES))}, "
-        f"not {envelope.database.value}",
+        f"notices belong in {', '.join(sorted(NOTICE_DATABASES))}, not {envelope.database.value}",
     )
 
 

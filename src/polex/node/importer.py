@@ -23,6 +23,7 @@ from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Ta
 from polex.access.accounts import AccountError, principal_for
 from polex.access.policy import READING_ROLES
 from polex.audit import log as audit
+from polex.match import crossmatch
 from polex.model.envelope import REVIEWED_DATABASES, Database, ReviewStatus
 from polex.model.record import Record
 from polex.model.validation import Issue
@@ -314,6 +315,8 @@ class _Run:
         for record in changed:
             store.write_version(self.conn, record, actor=actor, reason=self.reason)
         index.reindex(self.conn, changed)
+        # matched against other owners' records after the commit, not row by row in the import
+        crossmatch.enqueue(self.conn, [r.id for r in (*new, *changed)])
 
 
 def import_rows(
@@ -346,6 +349,7 @@ def import_rows(
         report.sha256 = reader.sha256
         if report.rejected and not options.partial:
             transaction.rollback()
+            report.imported = report.updated = report.unchanged = 0
             return report
         report.audit_seq = audit.append(
             conn,

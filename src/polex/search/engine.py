@@ -19,7 +19,7 @@ from polex.model.envelope import Database
 from polex.model.record import Record
 from polex.search import candidates
 from polex.search.identifiers import identifier_keys, query_identifier_keys
-from polex.search.keys import entity_keys, query_keys
+from polex.search.keys import birth_keys, entity_keys, query_keys
 from polex.search.score import MATCH_THRESHOLD, Feature, score_pair
 from polex.store import records as store
 
@@ -130,7 +130,7 @@ def rank(
     exclude: Sequence[str] = (),
 ) -> list[tuple[Record, float, list[Feature]]]:
     """Records that match an entity, best first: the engine both search and cross-match use."""
-    keys = set(entity_keys(schema, properties))
+    keys = entity_keys(schema, properties) | birth_keys(properties, swapped=True)
     if properties.get("name"):
         for name in properties["name"]:
             keys |= set(query_keys(name))

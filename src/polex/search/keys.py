@@ -52,5 +52,22 @@ def name_keys(schema: str, properties: dict[str, list[str]]) -> set[Key]:
     return keys
 
 
+def birth_keys(properties: dict[str, list[str]], swapped: bool = False) -> set[Key]:
+    """Full birth dates: few people share one, so a typo in a common name still finds its
+    record by name and date together. ``swapped`` adds the day/month-swapped reading."""
+    keys: set[Key] = set()
+    for value in properties.get("birthDate", []):
+        parts = value.split("-")
+        if len(parts) != 3:
+            continue
+        keys.add(("born", value))
+        year, month, day = parts
+        if swapped and int(day) <= 12:
+            keys.add(("born", f"{year}-{day}-{month}"))
+    return keys
+
+
 def entity_keys(schema: str, properties: dict[str, list[str]]) -> set[Key]:
-    return identifier_keys(schema, properties) | name_keys(schema, properties)
+    return (
+        identifier_keys(schema, properties) | name_keys(schema, properties) | birth_keys(properties)
+    )

@@ -1,10 +1,15 @@
 """Names in any script reduced to comparable Latin tokens and phonetic keys.
 
-Watch lists miss people because "Mohammed" has hundreds of Latin spellings and Arabic script
-writes no short vowels. So every name is transliterated to Latin (ICU), and each token gets a
-consonant skeleton in which the letters transliterations disagree on (vowels, doubled
-letters, v/w/f, c/k/q/g, d/t, b/p, z/s) collapse: Mohammed, Muhamad, Mehmet and the Arabic
-محمد (ICU: "mhmd") share one key; Ivanov and Ivanoff; Sergei, Serguei and Sergej."""
+Watch lists miss people because "Mohammed" has dozens of Latin spellings, Arabic script writes
+no short vowels and every country transliterates Cyrillic its own way. So every name is
+transliterated to Latin (rigour for the scripts it spells the way passports do, ICU for the
+rest), cut into tokens whose order carries no meaning, and each token gets a consonant
+skeleton in which the letters spellings disagree on (vowels, doubled letters, v/w/f, c/k/q/g,
+d/t, b/p, z/s, kh/h, sh/ch/zh/s) collapse: Mohammed, Muhamad and the Arabic محمد (ICU: "mhmd")
+share one key; Ivanov and Ivanoff; Sergei, Serguei and Sergej.
+
+Everything here runs per record on bulk import, so the expensive work (transliteration,
+skeletons) is cached per word: names differ, the words they are made of repeat."""
 
 from __future__ import annotations
 
@@ -12,38 +17,207 @@ import re
 from functools import cache, lru_cache
 
 import icu
+from rigour._core import maybe_ascii, person_name_prefixes_list, text_scripts
+from rigour.names import tokenize_name
 
-# Standalone particles that carry no identity; "al-Hassan" and "Hassan" are the same family.
-PARTICLES = frozenset(
+_CACHE = 200_000
+
+# Arabic connectors that say "the", "son of", "daughter of": never part of the identity, and
+# present or absent at the writer's whim ("Mohammed bin Salman", "Mohammed Salman"). "bn",
+# "abn" and "bnt" are how ICU spells بن, ابن, بنت.
+DROPPED_PARTICLES = frozenset(
+    {"al", "el", "ul", "bin", "ibn", "bint", "binti", "ben", "bn", "abn", "bnt", "ould"}
+)
+# European particles are kept as tokens (they are weighed by frequency when scoring) but do not
+# make keys: "Maria de Souza" is looked up under "maria" and "souza" like "Maria Souza".
+KEYLESS_PARTICLES = frozenset(
+    {"van", "von", "der", "den", "ter", "ten", "de", "da", "di", "du", "del", "della", "dos"}
+    | {"das", "do", "la", "le", "mc", "mac", "o", "d", "l", "y", "e"}
+)
+# "Abd" (servant of) and the name after it are one name in Arabic, written as one or two Latin
+# words: Abdullah, Abd Allah, Abdel Rahman, Abdulrahman and عبد الرحمن all become "abd"+rest.
+ABD_PREFIXES = ("abdoul", "abdul", "abdel", "abdal", "abdol", "abdur", "abd")
+# Glued Arabic article in Latin spellings ("Alhassan", "Elmasri"); only stripped as an extra
+# form, because "Albert" and "Elvira" start the same way.
+GLUED_ARTICLES = ("al", "el", "ul")
+# Honorifics that lead a name ("Dr", "Prof", "Herr"): rigour's list, single words only.
+TITLES = frozenset(
+    p.lower().rstrip(".") for p in person_name_prefixes_list() if p.replace(".", "").isalpha()
+) - {"the"}
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+# Transliterations mark ayn, hamza and the soft sign with apostrophes: drop, do not split.
+_MARKS = re.compile(r"[\u02b0-\u02ff'`\u2018\u2019\"]")
+
+# Compound Chinese surnames: the only ones where the family name is two characters.
+HAN_COMPOUND_SURNAMES = frozenset(
+    {"欧阳", "司马", "诸葛", "上官", "司徒", "东方", "皇甫", "夏侯", "令狐", "慕容", "尉迟"}
+    | {"公孙", "长孙", "宇文", "轩辕", "端木", "歐陽", "諸葛", "東方", "長孫", "軒轅"}
+)
+_ARABIC_FIXES = str.maketrans(
     {
-        "al",
-        "el",
-        "ul",
-        "bin",
-        "ibn",
-        "ben",
-        "bint",
-        "van",
-        "von",
-        "der",
-        "den",
-        "de",
-        "da",
-        "di",
-        "du",
-        "del",
-        "della",
-        "la",
-        "le",
-        "mc",
-        "mac",
-        "o",
+        "ة": "ا",  # ta marbuta: Latin spellings end in -a (Fatima), ICU writes "t"
+        "ى": "ا",  # alif maqsura: Mustafa, Layla
     }
 )
-# Glued article prefixes: "alhasan", Arabic "الحسن" (ICU: "alhsn").
-GLUED_PREFIXES = ("al", "el", "ul")
-_NON_WORD = re.compile(r"[^a-z0-9]+")
-_SKELETON_MAP = str.maketrans(
+
+
+@cache
+def _transliterator(rules: str) -> icu.Transliterator:
+    """ICU transliterators are expensive to build and thread-safe to reuse."""
+    return icu.Transliterator.createInstance(rules)
+
+
+def _icu_latin(text: str) -> str:
+    return _transliterator("Any-Latin; Latin-ASCII; Lower").transliterate(text)
+
+
+def _han(word: str) -> str:
+    """Pinyin the way Chinese names are written in Latin: family name, then the given name's
+    syllables as one word (王秀英 -> "wang xiuying", not "wang xiu ying")."""
+    syllables = _transliterator("Han-Latin/Names; Latin-ASCII; Lower").transliterate(word).split()
+    if len(syllables) != len(word) or len(word) < 2:
+        return " ".join(syllables)
+    family = 2 if word[:2] in HAN_COMPOUND_SURNAMES and len(word) > 2 else 1
+    return " ".join(("".join(syllables[:family]), "".join(syllables[family:])))
+
+
+def _hangul(word: str) -> str:
+    """Korean names are written without spaces; the first syllable is the family name."""
+    if len(word) < 2:
+        return _icu_latin(word)
+    return f"{_icu_latin(word[0])} {_icu_latin(word[1:])}"
+
+
+def _arabic(word: str) -> str:
+    """ICU's Arabic transliteration, nudged towards how the names are spelled in Latin: the
+    article split off ("al hsn", as in "al-Hassan"), a word-initial ayn read as the vowel that
+    Latin spellings start with (عمر: "amr", like "Omar"), ta marbuta and alif maqsura as "a"."""
+    prefix = ""
+    if word.startswith("ال") and len(word) > 3:
+        prefix, word = "al ", word[2:]
+    if word.startswith("ع"):
+        word = "ا" + word[1:]
+    return prefix + _icu_latin(word.translate(_ARABIC_FIXES))
+
+
+@lru_cache(maxsize=_CACHE)
+def _latin_word(word: str) -> str:
+    scripts = text_scripts(word)
+    if "Han" in scripts:
+        latin = _han(word)
+    elif "Hangul" in scripts:
+        latin = _hangul(word)
+    elif "Arabic" in scripts:
+        latin = _arabic(word)
+    else:
+        latin = maybe_ascii(word)
+        if not latin.isascii():
+            latin = _icu_latin(latin)
+    return " ".join(_NON_ALNUM.sub(" ", _MARKS.sub("", latin.lower())).split())
+
+
+@lru_cache(maxsize=_CACHE)
+def latinise(text: str) -> str:
+    """Any script to lower-case ASCII Latin words separated by single spaces; punctuation
+    separates words. Cyrillic, Greek and friends are spelled as in passports (rigour: Сергей ->
+    "sergei"), Chinese as pinyin, Arabic by ICU (consonants and long vowels only)."""
+    if text.isascii():
+        return " ".join(_NON_ALNUM.sub(" ", text.lower()).split())
+    return " ".join(w for w in map(_latin_word, tokenize_name(text)) if w)
+
+
+def _reorder(name: str) -> str:
+    """"Family, Given" as written in registers becomes "Given Family"."""
+    for comma in (",", "،"):
+        if name.count(comma) == 1:
+            family, given = name.split(comma)
+            return f"{given} {family}"
+    return name
+
+
+def _strip_article(token: str) -> str:
+    for article in GLUED_ARTICLES:
+        if token.startswith(article) and len(token) - len(article) >= 3:
+            return token[len(article) :]
+    return token
+
+
+def _abd_compound(tokens: list[str]) -> list[str]:
+    out: list[str] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        prefix = next((p for p in ABD_PREFIXES if token.startswith(p)), None)
+        if prefix is None:
+            out.append(token)
+        elif token != prefix:
+            out.append("abd" + token[len(prefix) :])
+        elif index + 1 < len(tokens):
+            index += 1
+            out.append("abd" + _strip_article(tokens[index]))
+        else:
+            out.append(token)
+        index += 1
+    return out
+
+
+@lru_cache(maxsize=_CACHE)
+def _tokens(name: str) -> tuple[str, ...]:
+    words = latinise(_reorder(name)).split()
+    while len(words) > 1 and words[0] in TITLES:
+        words = words[1:]
+    kept = [w for w in words if w not in DROPPED_PARTICLES]
+    return tuple(_abd_compound(kept or words))
+
+
+def name_tokens(name: str) -> list[str]:
+    """Normalised Latin tokens of a name: "Hassan, Mohamed" -> ["mohamed", "hassan"]. Arabic
+    articles and bin/ibn dropped ("al-hassan", "الحسن" -> "hassan", "hsn"); other particles
+    kept. Compare them as a set: the order of given and family names carries no meaning."""
+    return list(_tokens(name))
+
+
+@lru_cache(maxsize=_CACHE)
+def key_tokens(name: str) -> tuple[str, ...]:
+    """The tokens a name is indexed and looked up by: its tokens without keyless particles,
+    unless that would leave fewer than two ("Liu De" keeps "de")."""
+    tokens = _tokens(name)
+    kept = tuple(t for t in tokens if t not in KEYLESS_PARTICLES)
+    return kept if len(kept) >= 2 else tokens
+
+
+# Letter groups that stand for one sound and that spelling traditions write differently, longest
+# first: German sch, Russian щ as shch (BGN) or sc (ISO), ч as ch/tch/tsch/c, ц as ts/tz/c, х as
+# kh/h, ж as zh/z; Christina/Kristina; Alexander/Aleksandr.
+_GROUPS = {
+    "shch": "s",
+    "tsch": "s",
+    "dzh": "j",
+    "sch": "s",
+    "tch": "s",
+    "chr": "kr",
+    "ch": "s",
+    "sh": "s",
+    "zh": "s",
+    "ts": "s",
+    "tz": "s",
+    "cz": "s",
+    "dz": "s",
+    "dj": "j",
+    "kh": "h",
+    "gh": "k",
+    "ph": "f",
+    "th": "t",
+    "dh": "t",
+    "ck": "k",
+    "ce": "s",
+    "ci": "s",
+    "cy": "s",
+    "x": "ks",
+}
+_GROUP_RE = re.compile("|".join(sorted(_GROUPS, key=len, reverse=True)))
+_LETTERS = str.maketrans(
     {
         "v": "f",
         "w": "f",
@@ -51,83 +225,49 @@ _SKELETON_MAP = str.maketrans(
         "c": "k",
         "g": "k",
         "z": "s",
-        "x": "s",
         "d": "t",
         "b": "p",
-        "j": "",
-        "y": "",
-        "a": "",
-        "e": "",
-        "i": "",
-        "o": "",
-        "u": "",
+        "j": None,
+        "y": None,
+        "a": None,
+        "e": None,
+        "i": None,
+        "o": None,
+        "u": None,
     }
 )
+_DOUBLES = re.compile(r"(.)\1+")
+VOWEL_MARK = "a"
 
 
-# Digraphs first, so that the h left over is a real one (Mohammed, Hassan, Arabic "mhmd").
-_DIGRAPHS = (
-    ("ph", "f"),
-    ("kh", "k"),
-    ("gh", "k"),
-    ("sh", "s"),
-    ("ch", "s"),
-    ("zh", "s"),
-    ("th", "t"),
-)
+def skeleton(token: str, initial_vowel: bool = False) -> str:
+    """The consonant skeleton of a token: what spellings and transliterations of a name share.
+
+    A token that starts with a vowel (or y) gets a marker for it, so "Ali" and "Li" stay apart
+    while "Omar", "Umar" and عمر ("amr") meet; ``initial_vowel`` reads a leading j that way too
+    (Jakov, Yakov, Iakov)."""
+    head = token[:1]
+    marked = initial_vowel or head in "aeiouy"
+    body = _GROUP_RE.sub(lambda m: _GROUPS[m.group()], token[1:] if marked else token)
+    body = _DOUBLES.sub(r"\1", body.translate(_LETTERS))
+    if body.endswith("h"):  # Fatimah/Fatima, Abdullah/عبد الله ("abd allh")
+        body = body[:-1]
+    return (VOWEL_MARK if marked else "") + body
 
 
-@cache
-def _transliterator() -> icu.Transliterator:
-    return icu.Transliterator.createInstance("Any-Latin; Latin-ASCII; Lower")
-
-
-@lru_cache(maxsize=200_000)
-def latinise(text: str) -> str:
-    """Any script to lower-case ASCII Latin words separated by single spaces."""
-    latin = text if text.isascii() else _transliterator().transliterate(text)
-    return " ".join(_NON_WORD.sub(" ", latin.lower()).split())
-
-
-@lru_cache(maxsize=200_000)
-def _tokens(name: str) -> tuple[str, ...]:
-    words = latinise(name).split()
-    kept = tuple(w for w in words if w not in PARTICLES and not w.isdigit())
-    return kept or tuple(words)
-
-
-def name_tokens(name: str) -> list[str]:
-    """Normalised Latin tokens of a name, particles dropped; order carries no meaning."""
-    return list(_tokens(name))
-
-
-def _collapse(text: str) -> str:
-    out = []
-    for char in text:
-        if not out or out[-1] != char:
-            out.append(char)
-    return "".join(out)
-
-
-def skeleton(token: str) -> str:
-    """The consonant skeleton: what spellings and transliterations of a name part share."""
-    first = token[:1]
-    for digraph, sound in _DIGRAPHS:
-        token = token.replace(digraph, sound)
-    body = _collapse(token.translate(_SKELETON_MAP))
-    # A name starting with a vowel keeps it as a marker, so "Ali" and "Li" stay apart.
-    return (first if first in "aeiouy" else "") + body if body else token
-
-
-@lru_cache(maxsize=200_000)
-def _phonetic_keys(token: str) -> frozenset[str]:
-    keys = {skeleton(token)}
-    for prefix in GLUED_PREFIXES:
-        if token.startswith(prefix) and len(token) - len(prefix) >= 3:
-            keys.add(skeleton(token[len(prefix) :]))
-    return frozenset(k for k in keys if k)
+@lru_cache(maxsize=_CACHE)
+def token_keys(token: str) -> frozenset[str]:
+    """Cached phonetic keys of one token (see ``phonetic_keys``)."""
+    forms = {token, _strip_article(token)}
+    keys = {skeleton(form) for form in forms}
+    if "w" in token[1:]:  # و is a vowel (Mahmoud, "mhmwd") or w (Marwan, "mrwan")
+        keys |= {skeleton(form[:1] + form[1:].replace("w", "")) for form in forms}
+    if token.startswith("j"):
+        keys.add(skeleton(token, initial_vowel=True))
+    return frozenset(k for k in keys if k) or frozenset({token})
 
 
 def phonetic_keys(token: str) -> set[str]:
-    """Keys under which a token is indexed and looked up."""
-    return set(_phonetic_keys(token))
+    """Keys under which a token is indexed and looked up: its consonant skeleton, plus variants
+    where a spelling is ambiguous (a glued Arabic article, w as vowel, initial j as y)."""
+    return set(token_keys(token))

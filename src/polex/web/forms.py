@@ -104,19 +104,20 @@ def _hint(prop: Property) -> str:
         return "e.g. IMO 9074729"
     if kind == "address":
         return "one address per line"
-    if kind == "text":
-        return ""
-    return "several values: separate with ;"
+    if kind in ("name", "phone", "email", "identifier"):
+        return "several: separate with ;"
+    return ""
 
 
 def schema_options(database: Database) -> list[str]:
     """Concrete schemata a database holds (a parent like Thing stands for its descendants)."""
     names: list[str] = []
     for parent in DATABASE_SCHEMATA[database]:
+        broad = model.schemata[parent].abstract
         for schema in model.schemata.values():
             if schema.abstract or not schema.is_a(parent) or schema.name in names:
                 continue
-            if model.get(parent).abstract and schema.name not in FIELDS.keys() | LINKS:
+            if broad and schema.name not in FIELDS.keys() | LINKS:
                 continue
             names.append(schema.name)
     preferred = [n for n in DATABASE_SCHEMATA[database] if n in names]
@@ -181,7 +182,7 @@ class RecordForm:
 
     @property
     def schema_choices(self) -> list[tuple[str, str]]:
-        return [(name, str(model.get(name).label)) for name in self.schemata]
+        return [(name, str(model.schemata[name].label)) for name in self.schemata]
 
     @property
     def restrictions_open(self) -> bool:
@@ -301,7 +302,7 @@ def from_record(record: Record) -> RecordForm:
     """The form pre-filled with a record, every property kept (shown or in "more")."""
     form = RecordForm(database=record.envelope.database, schema=record.schema)
     shown = {f.prop: f for f in form.fields}
-    other = []
+    other: list[str] = []
     for prop, values in record.properties.items():
         f = shown.get(prop)
         if f is None:
@@ -360,6 +361,5 @@ CHOICES: dict[str, list[tuple[str, str]]] = {
     ],
     "polex.subject_category": [("", "—")]
     + [(c.value, c.value.replace("_", " ")) for c in SubjectCategory],
-    "polex.notice_type": [("", "—")]
-    + [(n.value, n.value.replace("_", " ")) for n in NoticeType],
+    "polex.notice_type": [("", "—")] + [(n.value, n.value.replace("_", " ")) for n in NoticeType],
 }

@@ -63,6 +63,9 @@ def save(request: Request, settings: WebSettings, secret: bytes, purposes: Purpo
     doc = {"case": purposes.case_ref, "by": purposes.by_case}
     data = base64.urlsafe_b64encode(json.dumps(doc, ensure_ascii=False).encode()).decode()
     cookies.queue(
-        request, settings, COOKIE, f"{data}.{sign(secret, 'purpose', data)}",
+        request,
+        settings,
+        COOKIE,
+        f"{data}.{sign(secret, 'purpose', data)}",
         max_age=settings.session_lifetime,
     )

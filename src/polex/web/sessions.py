@@ -7,9 +7,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from polex.access import accounts
+from polex.access import sessions as access_sessions
 from polex.access.principal import Principal
 from polex.web.security import sign
 from polex.web.settings import WebSettings
@@ -42,11 +43,19 @@ def decode(secret: bytes, value: str | None) -> SessionCookie | None:
     return SessionCookie(token=token, seen=int(seen))
 
 
+def login(
+    engine: Engine, username: str, password: str, code: str, node: str, settings: WebSettings
+) -> str:
+    """Password and one-time code checked by the account service (which counts and audits a
+    failure even though it raises); the new session's token."""
+    return access_sessions.open_session(
+        engine, username, password, code, node, lifetime=settings.session_lifetime
+    ).token
+
+
 def start(conn: Connection, user_id: int, settings: WebSettings) -> str:
-    """A new session for a user who has just proved password and second factor."""
-    return accounts.issue_token(
-        conn, user_id, expires_in=settings.session_lifetime, kind="web"
-    )
+    """A session without the login form: for a user the caller has already authenticated."""
+    return access_sessions.start(conn, user_id, lifetime=settings.session_lifetime)
 
 
 def principal(conn: Connection, token: str, node: str) -> Principal | None:
@@ -54,15 +63,4 @@ def principal(conn: Connection, token: str, node: str) -> Principal | None:
 
 
 def end(conn: Connection, token: str) -> None:
-    accounts.revoke_token(conn, token)
-
-
-class LoginFailed(Exception):
-    """Wrong name, password or code, a locked or inactive account: one answer for all."""
-
-
-def login(
-    conn: Connection, username: str, password: str, code: str, settings: WebSettings
-) -> str:
-    """Check password and second factor with the account service and open a session."""
-    raise LoginFailed("login: the account service does not check passwords yet")
+    access_sessions.end(conn, token)

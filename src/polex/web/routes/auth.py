@@ -7,6 +7,7 @@ import time
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
+from polex.access import accounts
 from polex.web import cookies, sessions
 from polex.web.deps import PRE_COOKIE, FormDep, session_cookie, web_of, web_router
 from polex.web.render import page, redirect
@@ -27,8 +28,13 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_page(
-    request: Request, *, status: int = 200, error: str | None = None, username: str = "",
-    next_url: str = "/", reason: str | None = None,
+    request: Request,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    username: str = "",
+    next_url: str = "/",
+    reason: str | None = None,
 ) -> HTMLResponse:
     return page(
         request,
@@ -55,9 +61,10 @@ def login(request: Request, data: FormDep) -> Response:
     code = str(data.get("code") or "").strip()
     next_url = _safe_next(str(data.get("next") or "/"))
     try:
-        with web.node.engine.begin() as conn:
-            token = sessions.login(conn, username, password, code, web.settings)
-    except sessions.LoginFailed as exc:
+        token = sessions.login(
+            web.node.engine, username, password, code, web.node.name, web.settings
+        )
+    except accounts.LoginFailed as exc:
         return _login_page(
             request, status=401, error=str(exc), username=username, next_url=next_url
         )

@@ -43,9 +43,7 @@ def message_list(
     offset: Annotated[int, Query(ge=0)] = 0,
     notice: str = "",
 ) -> HTMLResponse:
-    items, total = mailbox.list_messages(
-        room_of(request), principal, box, None, offset, PAGE_SIZE
-    )
+    items, total = mailbox.list_messages(room_of(request), principal, box, None, offset, PAGE_SIZE)
     return page(
         request,
         "messages/list.html",

@@ -147,7 +147,9 @@ def new_record(
 ) -> HTMLResponse:
     form = forms.refreshed(forms.from_form({"polex.database": database, "schema": schema}))
     web = web_of(request)
-    form.values.setdefault("polex.case_ref", purpose.load(request, web.settings, web.secret).case_ref)
+    form.values.setdefault(
+        "polex.case_ref", purpose.load(request, web.settings, web.secret).case_ref
+    )
     return _form_page(request, form, record=None)
 
 
@@ -253,9 +255,7 @@ def edit_record(request: Request, principal: Reader, record_id: str) -> HTMLResp
 
 
 @router.post("/records/{record_id}/edit")
-def update_record(
-    request: Request, principal: Reader, record_id: str, data: FormDep
-) -> Response:
+def update_record(request: Request, principal: Reader, record_id: str, data: FormDep) -> Response:
     record = _owned_record(request, principal, record_id)
     if record is None:
         return page(
@@ -282,9 +282,7 @@ def update_record(
 
 
 @router.post("/records/{record_id}/delete")
-def delete_record(
-    request: Request, principal: Reader, record_id: str, data: FormDep
-) -> Response:
+def delete_record(request: Request, principal: Reader, record_id: str, data: FormDep) -> Response:
     reason = str(data.get("reason") or "")
     try:
         with web_of(request).node.engine.begin() as conn:
@@ -300,7 +298,11 @@ def delete_record(
         )
     except (service.Forbidden, service.Conflict, store.RecordNotFound) as exc:
         return page(
-            request, "error.html", title="Not deleted", section="records", status=403,
+            request,
+            "error.html",
+            title="Not deleted",
+            section="records",
+            status=403,
             error=str(exc),
         )
     return redirect("/records?notice=deleted")

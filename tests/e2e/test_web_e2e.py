@@ -1,0 +1,304 @@
+"""The web application end to end, in Debian's Chromium against a real `polex serve`:
+an officer logs in with a one-time code, searches a name in Cyrillic and finds the Latin
+record, opens it and messages the owner; the owner acknowledges; a supervisor decides the hit;
+the DPO sees all of it in the audit view. Screenshots of the main pages go to docs/screenshots.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyotp
+import pytest
+
+from polex.node import records as service
+from polex.node.home import init_node
+
+CHROMIUM = Path(os.environ.get("POLEX_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+POLEX = str(Path(sys.executable).with_name("polex"))
+PURPOSE = "Border check, Frankfurt airport, flight SU2306"
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and not os.environ.get("CI"),
+        reason=f"browser tests need Debian's chromium at {CHROMIUM} (make browser installs it)",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    password: str
+    totp_secret: str
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    home: Path
+    users: dict[str, User]
+    record_id: str
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def person(sid: str, name: str, birth: str, nat: str) -> service.RecordInput:
+    return service.RecordInput.model_validate(
+        {
+            "id": sid,
+            "schema": "Person",
+            "properties": {"name": [name], "birthDate": [birth], "nationality": [nat]},
+            "polex": {"database": "intelligence", "subject_category": "suspect", "handling": "H1"},
+        }
+    )
+
+
+def provision(home: Path) -> tuple[dict[str, User], str]:
+    """Agencies, users with a password and a TOTP secret, and records that match each other."""
+    from polex.access import accounts
+    from polex.store import agencies
+
+    node = init_node(home, "NCB-DE")
+    users: dict[str, User] = {}
+    with node.engine.begin() as conn:
+        agencies.add(conn, "DE-BKA", "Bundeskriminalamt", "DE")
+        agencies.add(conn, "IT-DCSA", "Direzione Centrale Servizi Antidroga", "IT")
+        principals = {}
+        for username, agency, role in (
+            ("anna", "DE-BKA", "officer"),
+            ("luca", "IT-DCSA", "officer"),
+            ("sara", "IT-DCSA", "supervisor"),
+            ("dora", "DE-BKA", "dpo"),
+        ):
+            accounts.add_user(conn, username, agency, role)
+            users[username] = User(username, f"{username}-correct-horse", "")
+            principals[username] = accounts.principal_for(conn, username, node.name)
+        latin = service.create(
+            conn,
+            principals["luca"],
+            person("it-77", "Sergei Ivanov", "1980-05-17", "ru"),
+        )
+        service.create(
+            conn,
+            principals["anna"],
+            person("de-12", "Sergej Iwanow", "1980-05-17", "ru"),
+        )
+    node.engine.dispose()
+    return users, latin.id
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A node served by a real `polex serve` on a free loopback port."""
+    home = tmp_path_factory.mktemp("e2e") / "node"
+    users, record_id = provision(home)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (home / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [POLEX, "serve", "--home", str(home), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((home / "serve.log").read_text())
+            time.sleep(0.2)
+        yield Server(url=url, home=home, users=users, record_id=record_id)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+class Session:
+    """One user's browser tab, collecting what the console says (CSP violations land there)."""
+
+    def __init__(self, chromium: Any, server: Server, width: int = 1280, height: int = 800):
+        self.server = server
+        self.context = chromium.new_context(
+            viewport={"width": width, "height": height}, locale="en-GB"
+        )
+        self.page = self.context.new_page()
+        self.console: list[str] = []
+        self.page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
+        self.page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
+
+    def go(self, path: str) -> None:
+        self.page.goto(self.server.url + path)
+
+    def log_in(self, username: str) -> None:
+        user = self.server.users[username]
+        self.go("/login")
+        self.page.get_by_label("User name").fill(user.username)
+        self.page.get_by_label("Password").fill(user.password)
+        self.page.get_by_label("One-time code").fill(pyotp.TOTP(user.totp_secret).now())
+        self.page.get_by_role("button", name="Log in").click()
+        self.page.wait_for_load_state()
+        assert "/login" not in self.page.url, self.page.content()
+
+    def shot(self, name: str) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+    def close(self) -> None:
+        violations = [
+            c for c in self.console if "Content Security Policy" in c or c.startswith("pageerror")
+        ]
+        self.context.close()
+        assert violations == [], violations
+
+
+def test_officer_to_dpo_story(server: Server, chromium: Any) -> None:
+    # an officer logs in with a one-time code and searches a name in Cyrillic
+    anna = Session(chromium, server)
+    anna.log_in("anna")
+    page = anna.page
+    assert page.url.endswith("/search")
+    page.get_by_label("Purpose of this search").fill(PURPOSE)
+    page.get_by_label("Case reference").fill("OP-BIRCH")
+    page.get_by_label("Name, document, vehicle or phone number, birth date").fill(
+        "Сергей Иванов 17.05.1980"
+    )
+    page.get_by_role("button", name="Search", exact=True).click()
+    hit = page.get_by_role("link", name="Sergei Ivanov")
+    hit.wait_for()
+    assert "Intelligence" in page.locator("#results").inner_text()
+    anna.shot("search")
+
+    # the Latin record opens, read under the stated purpose
+    hit.click()
+    page.wait_for_url(f"**/records/{server.record_id}")
+    assert "Read under the purpose" in page.content()
+    assert "IT-DCSA" in page.locator("#owner-h + table").inner_text()
+    anna.shot("record")
+
+    # a message about it to the owner agency
+    page.get_by_role("link", name="Send a message about it").click()
+    page.get_by_label("To").fill("IT-DCSA")
+    page.get_by_label("Subject").fill("Sergei Ivanov at Frankfurt airport")
+    page.get_by_label("Message").fill(
+        "Your subject **Sergei Ivanov** presented a Russian passport at the border today.\n\n"
+        "- flight SU2306\n- travelling alone\n\nPlease confirm whether he is of interest."
+    )
+    page.get_by_label("Priority").select_option("urgent")
+    anna.shot("compose")
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_url("**/messages/*")
+    assert "Message sent." in page.content()
+    message_url = page.url.split("?")[0]
+    anna.close()
+
+    # the owner agency reads and acknowledges it
+    luca = Session(chromium, server)
+    luca.log_in("luca")
+    luca.go("/messages")
+    luca.page.get_by_role("link", name="Sergei Ivanov at Frankfurt airport").wait_for()
+    luca.shot("inbox")
+    luca.page.get_by_role("link", name="Sergei Ivanov at Frankfurt airport").click()
+    luca.page.get_by_role("button", name="Acknowledge").click()
+    luca.page.wait_for_url("**notice=acknowledged")
+    assert luca.page.url.split("?")[0] == message_url
+    assert "by luca@IT-DCSA" in luca.page.content()
+    luca.shot("message")
+    luca.close()
+
+    # a supervisor of the owner agency decides the hit between the two records
+    sara = Session(chromium, server)
+    sara.log_in("sara")
+    sara.go("/hits")
+    sara.page.locator("a[href^='/hits/']").first.click()
+    sara.page.get_by_label("Confirmed: same entity").check()
+    sara.page.get_by_label("Comment").fill("Same man: same birth date, name transliterated.")
+    sara.page.get_by_role("button", name="Record decision").click()
+    sara.page.wait_for_load_state()
+    assert "Confirmed by sara@IT-DCSA" in sara.page.content()
+    sara.shot("hit")
+    sara.close()
+
+    # the DPO sees these actions in the audit view
+    dora = Session(chromium, server)
+    dora.log_in("dora")
+    assert dora.page.url.endswith("/audit")
+    text = dora.page.locator("main").inner_text()
+    for actor, action in (
+        ("anna@DE-BKA", "search"),
+        ("anna@DE-BKA", "message.send"),
+        ("luca@IT-DCSA", "message.acknowledge"),
+        ("sara@IT-DCSA", "hit.decide"),
+    ):
+        assert actor in text and action in text, (actor, action)
+    assert PURPOSE in text
+    dora.shot("audit")
+    dora.close()
+
+
+def test_phone_screen_and_field_messages(server: Server, chromium: Any) -> None:
+    """At 390 px the navigation wraps and nothing scrolls sideways; a bad record shows its
+    messages next to the fields."""
+    phone = Session(chromium, server, width=390, height=844)
+    phone.log_in("anna")
+    page = phone.page
+    page.get_by_label("Purpose of this search").fill(PURPOSE)
+    page.get_by_label("Name, document, vehicle or phone number, birth date").fill("Sergei Ivanov")
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.get_by_role("link", name="Sergei Ivanov").first.wait_for()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, width
+    phone.shot("search-phone")
+    phone.close()
+
+    desk = Session(chromium, server)
+    desk.log_in("anna")
+    desk.go("/records/new?database=vehicles")
+    desk.page.get_by_label("VIN").fill("1M8GDM9AXKP042789")
+    desk.page.get_by_role("button", name="Create record").click()
+    error = desk.page.locator("#f-properties-vin-error")
+    error.wait_for()
+    assert "ISO 3779" in error.inner_text()
+    assert desk.page.get_by_label("VIN").get_attribute("aria-invalid") == "true"
+    desk.shot("record-form")
+    desk.close()
