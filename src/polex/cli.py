@@ -13,6 +13,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from polex.access.cli import review_app, user_passwd, user_revoke, user_token, user_totp
+from polex.audit.cli import audit_app
+from polex.federation.cli import link_app
+from polex.match.cli import crossmatch_app
 from polex.messaging.cli import message_app, workspace_app
 from polex.model.envelope import Accuracy, Database, Handling, Reliability, SubjectCategory
 from polex.node.home import Node, NodeError, init_node, open_node
@@ -26,6 +30,14 @@ app.add_typer(user_app, name="user")
 app.add_typer(records_app, name="records")
 app.add_typer(message_app, name="message")
 app.add_typer(workspace_app, name="workspace")
+app.add_typer(link_app, name="link")
+app.add_typer(review_app, name="review")
+app.add_typer(audit_app, name="audit")
+app.add_typer(crossmatch_app, name="crossmatch")
+user_app.command("passwd")(user_passwd)
+user_app.command("token")(user_token)
+user_app.command("revoke")(user_revoke)
+user_app.command("totp")(user_totp)
 
 console = Console(stderr=True)
 
@@ -76,21 +88,48 @@ def serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8400,
     workers: Annotated[int, typer.Option("--workers", min=1)] = 1,
+    federation_port: Annotated[
+        int | None,
+        typer.Option(
+            "--federation-port", help="Port for partner nodes (mTLS); default --port + 1."
+        ),
+    ] = None,
 ) -> None:
-    """Serve the API and the web app (several workers share one PostgreSQL database)."""
+    """Serve the API and the web app (several workers share one PostgreSQL database), and the
+    federation port for linked partner nodes."""
+    import signal
+
     import uvicorn
+
+    from polex.federation.server import FederationServer
+    from polex.federation.service import Federation
 
     node = node_at(home)
     os.environ["POLEX_HOME"] = str(node.home)
+    federation = FederationServer(Federation(node), host, federation_port or port + 1)
+    try:
+        federation.start()
+    except OSError as exc:
+        raise fail(str(exc)) from exc
+
+    def leave(_signum: int, _frame: object) -> None:
+        # uvicorn re-raises the signal it stopped on once it is done; leave through `finally`
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, leave)
     console.print(f"node {node.name} serving on http://{host}:{port}/")
-    uvicorn.run(
-        "polex.api.server:app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-    )
+    console.print(f"federation port on https://{host}:{federation_port or port + 1}/")
+    try:
+        uvicorn.run(
+            "polex.api.server:app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
+    finally:
+        federation.stop()
 
 
 @agency_app.command("add")
@@ -143,8 +182,10 @@ def user_add(
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Register a user; prints the API token once."""
+    """Register a user; prints the API token and the TOTP secret once."""
     from polex.access import accounts
+    from polex.access.cli import operator
+    from polex.audit import log as audit
 
     node = node_at(home)
     with node.engine.begin() as conn:
@@ -152,6 +193,13 @@ def user_add(
             new = accounts.add_user(conn, username, agency, role)
         except accounts.AccountError as exc:
             raise fail(str(exc)) from exc
+        audit.append(
+            conn,
+            actor=operator(),
+            action="admin.user_add",
+            target=username,
+            details={"agency": new.user.agency, "role": new.user.role.value},
+        )
     if as_json:
         print_json(
             {
@@ -159,11 +207,13 @@ def user_add(
                 "agency": new.user.agency,
                 "role": new.user.role.value,
                 "token": new.token,
+                "totp_secret": new.totp_secret,
             }
         )
     else:
         typer.echo(new.token)
-        console.print(f"user {username} ({role}, {agency}) added; the token above is shown once")
+        console.print(f"TOTP secret (for the authenticator app): {new.totp_secret}")
+        console.print(f"user {username} ({role}, {agency}) added; token and secret shown once")
 
 
 @records_app.command("show")
@@ -384,16 +434,6 @@ def generate(
     for code, count in counts.items():
         console.print(f"{directory / (code + '.jsonl')}: {count} records")
     console.print(f"ground truth: {directory / 'truth.jsonl'}")
-
-
-@app.command()
-def crossmatch(home: HomeOpt = None) -> None:
-    """Match queued records (bulk imports queue theirs) against every other owner's records."""
-    from polex.match.crossmatch import drain
-
-    node = node_at(home)
-    done = drain(node.engine, node.name)
-    console.print(f"{done} records matched")
 
 
 @app.command()

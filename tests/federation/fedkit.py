@@ -65,7 +65,6 @@ def serve(node: Node, port: int) -> Running:
     fed = Federation(node)
     server = FederationServer(fed, "127.0.0.1", port)
     server.start()
-    wait_for(lambda: server.started, 15, "federation server")
     return Running(node, port, fed, server)
 
 
@@ -73,3 +72,22 @@ def serve(node: Node, port: int) -> Running:
 class Pair:
     a: Running
     b: Running
+
+
+def person(
+    node: Node, owner: Principal, sid: str, name: str, birth: str, **envelope: object
+) -> str:
+    """A Person record owned by ``owner``'s agency; returns its record id."""
+    from polex.node import records
+    from polex.node.records import RecordInput
+
+    data = RecordInput.model_validate(
+        {
+            "id": sid,
+            "schema": "Person",
+            "properties": {"name": [name], "birthDate": [birth]},
+            "polex": {"database": "intelligence", "subject_category": "suspect", **envelope},
+        }
+    )
+    with node.engine.begin() as conn:
+        return records.create(conn, owner, data).id

@@ -189,6 +189,7 @@ properties:
 polex:
   subject_category: category
   restrictions.deny_countries: {column: not_for, split: ";"}
+  restrictions.conditions: conditions
 constants:
   properties:
     notes: "From the register"
@@ -200,9 +201,9 @@ constants:
     )
     csv_file = tmp_path / "register.csv"
     csv_file.write_text(
-        "\ufeffoffice,number,first_name,last_name,nationalities,dob,category,not_for\n"
-        "WI,17,Anna,Schmidt,de;at,1975-03-02,suspect,\n"
-        'WI,18,"Jean ""JJ""",Dupont,fr,1981,victim,RU; BY\n',
+        "\ufeffoffice,number,first_name,last_name,nationalities,dob,category,not_for,conditions\n"
+        "WI,17,Anna,Schmidt,de;at,1975-03-02,suspect,,\n"
+        'WI,18,"Jean ""JJ""",Dupont,fr,1981,victim,RU; BY,Ask BKA first\n',
         encoding="utf-8",
     )
     result = polex_import(
@@ -230,6 +231,7 @@ constants:
     assert jean.envelope.subject_category is not None
     assert jean.envelope.subject_category.value == "victim"
     assert jean.envelope.restrictions.deny_countries == ["BY", "RU"]
+    assert jean.envelope.restrictions.conditions == "Ask BKA first"
 
 
 def test_csv_mapping_problems_stop_the_import_before_any_row(

@@ -181,12 +181,68 @@ def test_admin_registers_agencies_and_users(
         "/admin", "/admin/agencies", {"code": "FR-OCRTIS", "name": "OCRTIS", "country": "FR"}
     )
     assert good.status_code == 303
-    user = post_form("/admin", "/admin/users", {"username": "zoe", "agency": "FR-OCRTIS",
-                                                "role": "analyst"})  # fmt: skip
-    assert user.status_code == 303
+    zoe = {"username": "zoe", "agency": "FR-OCRTIS", "role": "analyst"}
+    short = post_form("/admin", "/admin/users", {**zoe, "password": "short"})
+    assert short.status_code == 422 and "password: at least" in short.text
+    user = post_form("/admin", "/admin/users", {**zoe, "password": "zoe-correct-horse-battery"})
+    assert user.status_code == 200
+    secret = re.search(r'<p class="mono">([A-Z2-7]{16,})</p>', user.text)
+    assert secret is not None and "Second factor of zoe" in user.text
+    assert "otpauth://totp/" in user.text
     page = browser.get("/admin").text
-    assert "FR-OCRTIS" in page and "zoe" in page
-    taken = post_form("/admin", "/admin/users", {"username": "zoe", "agency": "FR-OCRTIS",
-                                                 "role": "analyst"})  # fmt: skip
+    assert "FR-OCRTIS" in page and "zoe" in page and secret.group(1) not in page
+    taken = post_form("/admin", "/admin/users", zoe)
     assert taken.status_code == 422 and "username: zoe is taken" in taken.text
     assert "No links yet" in page
+
+    renewed = post_form("/admin", "/admin/users/manage", {"username": "zoe", "action": "totp"})
+    assert "New second factor issued." in renewed.text
+    assert secret.group(1) not in renewed.text and "Second factor of zoe" in renewed.text
+    weak = post_form(
+        "/admin", "/admin/users/manage", {"username": "zoe", "action": "password", "password": "x"}
+    )
+    assert weak.status_code == 422 and "password: at least" in weak.text
+    ended = post_form("/admin", "/admin/users/manage", {"username": "zoe", "action": "sessions"})
+    assert "All web sessions of the user ended." in ended.text
+    assert ("adam@DE-BKA", "account.totp_reset") in actions(node)
+
+
+def test_attachments_travel_with_the_message(
+    node: Node, browser: TestClient, sign_in: Any, make_actor: Any, csrf_of: Any
+) -> None:
+    de = make_actor("anna", "DE-BKA", "officer", "DE")
+    it = make_actor("luca", "IT-DCSA", "officer", "IT")
+    sign_in(de)
+    token = csrf_of(browser.get("/messages/new").text)
+    photo = b"%PDF-1.4 border report\n"
+    first = browser.post(
+        "/messages/new",
+        data={"csrf_token": token, "subject": "Report", "body": "attached", "to": ""},
+        files={"files": ("report.pdf", photo, "application/pdf")},
+    )
+    assert first.status_code == 422  # no recipient yet: the file stays staged and offered
+    kept = re.search(r'name="attachments" value="([^"]+)" checked> report.pdf', first.text)
+    assert kept is not None
+    sent = browser.post(
+        "/messages/new",
+        data={
+            "csrf_token": token,
+            "subject": "Report",
+            "body": "attached",
+            "to": "IT-DCSA",
+            "attachments": kept.group(1),
+        },
+    )
+    assert sent.status_code == 303, sent.text
+    url = sent.headers["location"].split("?")[0]
+
+    browser.cookies.clear()
+    sign_in(it)
+    page = browser.get(url).text
+    link = re.search(r'href="(/messages/[^"]+/attachments/[0-9a-f]{64})"', page)
+    assert link is not None and "report.pdf" in page
+    download = browser.get(link.group(1))
+    assert download.content == photo
+    assert download.headers["content-disposition"].startswith("attachment;")
+    assert download.headers["x-content-type-options"] == "nosniff"
+    assert ("luca@IT-DCSA", "message.download") in actions(node)

@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pyotp
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from polex.access import accounts
+from polex.audit.tables import audit_log
 from polex.node.home import Node
 from polex.web.security import CSRF_FIELD
 
@@ -72,7 +75,9 @@ def test_logout_revokes_the_session(
     answer = browser.post("/logout", data={CSRF_FIELD: csrf_of(page.text)})
     assert answer.status_code == 303 and answer.headers["location"] == "/login?reason=logout"
     assert not alive(node, token)
-    assert "__Host-polex_session=" in answer.headers["set-cookie"]
+    cleared = answer.headers.get_list("set-cookie")
+    assert any(c.startswith('__Host-polex_session=""') for c in cleared)
+    assert any(c.startswith('__Host-polex_purpose=""') for c in cleared)  # for the next user
     assert browser.get("/records").status_code == 303
 
 
@@ -99,3 +104,74 @@ def test_each_role_sees_its_own_pages(browser: TestClient, sign_in: Any, make_ac
     sign_in(make_actor("adam", "DE-BKA", "admin", "DE"))
     assert browser.get("/").headers["location"] == "/admin"
     assert browser.get("/records").status_code == 403
+
+
+def credentials(node: Node, username: str) -> tuple[str, str]:
+    """A password and a fresh TOTP secret for an existing user."""
+    password = f"{username}-correct-horse-battery"
+    with node.engine.begin() as conn:
+        accounts.set_password(conn, username, password, actor="admin@TEST")
+        secret = accounts.reset_totp(conn, username, actor="admin@TEST")
+    return password, secret
+
+
+def test_login_with_password_and_one_time_code(
+    node: Node, browser: TestClient, make_actor: Any, csrf_of: Any
+) -> None:
+    make_actor("anna", "DE-BKA", "officer", "DE")
+    password, secret = credentials(node, "anna")
+    form = browser.get("/login", params={"next": "/messages"})
+    assert 'autocomplete="one-time-code"' in form.text
+    token = csrf_of(form.text)
+
+    wrong = browser.post(
+        "/login",
+        data={
+            CSRF_FIELD: token,
+            "username": "anna",
+            "password": password,
+            "code": "000000",
+            "next": "/messages",
+        },
+    )
+    assert wrong.status_code == 401
+    assert "wrong username, password or code" in wrong.text
+    assert 'value="anna"' in wrong.text and password not in wrong.text
+
+    code = pyotp.TOTP(secret).now()
+    good = browser.post(
+        "/login",
+        data={
+            CSRF_FIELD: token,
+            "username": "anna",
+            "password": password,
+            "code": code,
+            "next": "/messages",
+        },
+    )
+    assert good.status_code == 303 and good.headers["location"] == "/messages"
+    assert "__Host-polex_session=" in good.headers["set-cookie"]
+    page = browser.get("/messages")
+    assert page.status_code == 200 and "anna" in page.text
+    assert csrf_of(page.text) != token  # the token is now bound to the session
+
+    browser.cookies.clear()
+    replay_form = browser.get("/login")
+    replay = browser.post(
+        "/login",
+        data={
+            CSRF_FIELD: csrf_of(replay_form.text),
+            "username": "anna",
+            "password": password,
+            "code": code,
+        },
+    )
+    assert replay.status_code == 401  # a one-time code is accepted once
+    with node.engine.connect() as conn:
+        actions = [
+            r.action
+            for r in conn.execute(
+                select(audit_log.c.action).where(audit_log.c.actor == "anna@DE-BKA")
+            )
+        ]
+    assert actions.count("login") == 1 and actions.count("login.failed") == 2

@@ -217,9 +217,7 @@ def login(
     after (``sessions.open_session`` does). After MAX_FAILURES failures in a row the account
     is locked for LOCK_TIME, the right password included."""
     now = utcnow()
-    row = conn.execute(
-        select(users).where(users.c.username == username).with_for_update()
-    ).first()
+    row = conn.execute(select(users).where(users.c.username == username).with_for_update()).first()
     if row is None:
         passwords.verify(None, password)
         audit.append(
@@ -259,9 +257,7 @@ def login(
     return _principal(conn, row, node, SCOPES)
 
 
-def _count_failure(
-    conn: Connection, row: Row[Any], actor: str, reason: str, now: datetime
-) -> None:
+def _count_failure(conn: Connection, row: Row[Any], actor: str, reason: str, now: datetime) -> None:
     failures = conn.execute(
         update(users)
         .where(users.c.id == row.id)
@@ -294,9 +290,7 @@ def set_password(conn: Connection, username: str, password: str, *, actor: str) 
     conn.execute(
         update(users)
         .where(users.c.id == row.id)
-        .values(
-            password_hash=passwords.hash_password(password), failed_logins=0, locked_until=None
-        )
+        .values(password_hash=passwords.hash_password(password), failed_logins=0, locked_until=None)
     )
     audit.append(
         conn,
@@ -312,9 +306,7 @@ def reset_totp(conn: Connection, username: str, *, actor: str) -> str:
     row = _row(conn, username)
     secret = totp.new_secret()
     conn.execute(
-        update(users)
-        .where(users.c.id == row.id)
-        .values(totp_secret=secret, totp_last_step=None)
+        update(users).where(users.c.id == row.id).values(totp_secret=secret, totp_last_step=None)
     )
     audit.append(
         conn,

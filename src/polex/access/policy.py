@@ -284,6 +284,13 @@ def record_views(
     return [d.view for d in decide_many(principal, envelopes, today, use=use, sharing=sharing)]
 
 
+def _frozen(values: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(
+        (k, tuple(v) if isinstance(v, list | set | frozenset) else v)
+        for k, v in sorted(values.items())
+    )
+
+
 def _ask(
     principal: Principal,
     action: str,
@@ -291,11 +298,8 @@ def _ask(
     context: dict[str, Any],
 ) -> Outcome:
     """One cached Cedar decision about a Message, a Record or the Node."""
-    frozen = tuple(
-        (k, tuple(v) if isinstance(v, list | set | frozenset) else v)
-        for k, v in sorted((resource[1] if resource else {}).items())
-    )
-    key = (action, _principal_key(principal), frozen, tuple(sorted(context.items())))
+    attrs = resource[1] if resource else {}
+    key = (action, _principal_key(principal), _frozen(attrs), _frozen(context))
     cached: Outcome | None = _cache.get(key)
     if cached is not None:
         return cached
@@ -360,9 +364,7 @@ def check_search(principal: Principal, purpose: str | None) -> None:
     if not (purpose or "").strip():
         raise PolicyRefused("purpose", "search.purpose", "purpose: say why the search is made")
     if not may_search(principal, purpose):
-        raise PolicyRefused(
-            "role", "search", f"role: {principal.role} does not search records"
-        )
+        raise PolicyRefused("role", "search", f"role: {principal.role} does not search records")
 
 
 def may_read_audit(principal: Principal) -> bool:

@@ -27,9 +27,7 @@ def code_at(secret: str, when: datetime) -> str:
     return pyotp.TOTP(secret).at(when)
 
 
-def accepted_step(
-    secret: str, code: str, now: datetime, after: int | None = None
-) -> int | None:
+def accepted_step(secret: str, code: str, now: datetime, after: int | None = None) -> int | None:
     """The time step ``code`` belongs to, if it is valid now and later than step ``after``."""
     code = code.strip().replace(" ", "")
     if not code.isdigit():

@@ -5,7 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from polex import __version__
-from polex.api import agencies, errors, hits, messages, records, search, workspaces
+from polex.api import agencies, errors, hits, links, messages, records, search, workspaces
+from polex.api import audit as audit_api
+from polex.api import crossmatch as crossmatch_api
+from polex.api import review as review_api
 from polex.node.home import Node
 from polex.web import app as web
 
@@ -36,6 +39,10 @@ def create_app(node: Node) -> FastAPI:
         hits.router,
         messages.router,
         workspaces.router,
+        links.router,
+        audit_api.router,
+        review_api.router,
+        crossmatch_api.router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from polex.access.policy import View, record_views
 from polex.api.deps import NodeDep, PrincipalDep
+from polex.api.links import federation_for
 from polex.audit import log as audit
+from polex.federation import fedsearch
 from polex.search.engine import SearchQuery, rank, search
 from polex.search.score import MATCH_THRESHOLD
 from polex.search.views import hit_json
@@ -19,10 +21,17 @@ router = APIRouter(tags=["search"])
 
 
 @router.post("/search")
-def search_records(node: NodeDep, principal: PrincipalDep, body: SearchQuery) -> dict[str, Any]:
-    with node.engine.begin() as conn:
-        hits = search(conn, principal, body)
-    return {"hits": [hit_json(h, node.name) for h in hits], "purpose": body.purpose}
+def search_records(
+    request: Request, node: NodeDep, principal: PrincipalDep, body: SearchQuery
+) -> dict[str, Any]:
+    def local() -> list[dict[str, Any]]:
+        with node.engine.begin() as conn:
+            return [hit_json(h, node.name) for h in search(conn, principal, body)]
+
+    if body.federated:
+        merged = fedsearch.search(federation_for(request.app), principal, body, local)
+        return {**merged, "purpose": body.purpose}
+    return {"hits": local(), "purpose": body.purpose}
 
 
 class EntityExample(BaseModel):

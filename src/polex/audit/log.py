@@ -17,12 +17,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from polex.audit.tables import audit_head, audit_log
 from polex.store.metadata import utcnow
 
 GENESIS = "0" * 64
-FIELDS = ("actor", "agency", "action", "target", "purpose", "case_ref")
 
 
 def _utc_naive(ts: datetime) -> datetime:
@@ -80,7 +81,14 @@ _ADVANCE = (
     .values(seq=audit_head.c.seq + bindparam("count"))
     .returning(audit_head.c.seq, audit_head.c.hash)
 )
-_START = insert(audit_head).values(id=1, seq=0, hash=GENESIS)
+_START = {
+    "postgresql": pg_insert(audit_head)
+    .values(id=1, seq=0, hash=GENESIS)
+    .on_conflict_do_nothing(index_elements=["id"]),
+    "sqlite": sqlite_insert(audit_head)
+    .values(id=1, seq=0, hash=GENESIS)
+    .on_conflict_do_nothing(index_elements=["id"]),
+}
 _INSERT_ENTRIES = insert(audit_log)
 _STORE_HEAD = update(audit_head).where(audit_head.c.id == 1).values(hash=bindparam("new_hash"))
 
@@ -88,8 +96,8 @@ _STORE_HEAD = update(audit_head).where(audit_head.c.id == 1).values(hash=bindpar
 def _reserve(conn: Connection, count: int) -> tuple[int, str]:
     """Take ``count`` sequence numbers: the last one taken and the hash before the first."""
     row = conn.execute(_ADVANCE, {"count": count}).first()
-    if row is None:  # the very first entry of the node
-        conn.execute(_START)
+    if row is None:  # the very first entry of the node (several workers may race to it)
+        conn.execute(_START[conn.dialect.name])
         row = conn.execute(_ADVANCE, {"count": count}).first()
         assert row is not None
     return row.seq, row.hash
@@ -136,13 +144,23 @@ def append_many(conn: Connection, entries: Sequence[dict[str, Any]]) -> list[int
         seq += 1
         ts = utcnow()
         details = normalise(e.get("details"))
-        fields = [e.get(name) for name in FIELDS]
-        digest = entry_hash(seq, ts, *fields, details, prev)  # type: ignore[arg-type]
+        actor, action = e["actor"], e["action"]
+        agency, target, purpose, case_ref = (
+            e.get(name) for name in ("agency", "target", "purpose", "case_ref")
+        )
+        digest = entry_hash(
+            seq, ts, actor, agency, action, target, purpose, case_ref, details, prev
+        )
         rows.append(
             {
                 "seq": seq,
                 "ts": ts,
-                **dict(zip(FIELDS, fields, strict=True)),
+                "actor": actor,
+                "agency": agency,
+                "action": action,
+                "target": target,
+                "purpose": purpose,
+                "case_ref": case_ref,
                 "details": details,
                 "prev_hash": prev,
                 "hash": digest,
@@ -151,4 +169,4 @@ def append_many(conn: Connection, entries: Sequence[dict[str, Any]]) -> list[int
         prev = digest
     conn.execute(_INSERT_ENTRIES, rows[0] if len(rows) == 1 else rows)
     conn.execute(_STORE_HEAD, {"new_hash": prev})
-    return [r["seq"] for r in rows]
+    return list(range(last - len(entries) + 1, last + 1))

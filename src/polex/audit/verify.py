@@ -86,7 +86,9 @@ def verify(
                 )
 
     expected, prev = 1, GENESIS
-    rows = conn.execute(select(audit_log).order_by(audit_log.c.seq).execution_options(yield_per=BATCH))
+    rows = conn.execute(
+        select(audit_log).order_by(audit_log.c.seq).execution_options(yield_per=BATCH)
+    )
     for row in rows:
         result.entries += 1
         seq = row.seq
@@ -113,8 +115,8 @@ def verify(
                 "audit.chain",
                 f"entry {seq} does not follow entry {seq - 1}: one of them was changed or moved",
             )
-        mark = marks.get(seq)
-        if mark is not None and mark.hash != row.hash:
+        signed = marks.get(seq)
+        if signed is not None and signed.hash != row.hash:
             problem(
                 seq,
                 "audit.checkpoint",
@@ -123,14 +125,16 @@ def verify(
         expected, prev = seq + 1, row.hash
     result.last_seq, result.last_hash = expected - 1, prev
 
-    head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
+    head = conn.execute(
+        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+    ).first()
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
     if head_seq > result.last_seq:
-        gap = result.last_seq + 1
+        cut = result.last_seq + 1
         problem(
-            gap,
+            cut,
             "audit.missing",
-            f"entries {gap}-{head_seq} missing: the chain ends at {result.last_seq}"
+            f"entries {cut}-{head_seq} missing: the chain ends at {result.last_seq}"
             f" but its head is at {head_seq}",
         )
     elif head_seq < result.last_seq or head_hash != result.last_hash:
@@ -139,11 +143,13 @@ def verify(
             "audit.head",
             f"the chain head ({head_seq}) does not match the last entry ({result.last_seq})",
         )
-    for mark in marks.values():
-        if mark.seq > result.last_seq:
-            problem(
-                mark.seq,
-                "audit.missing",
-                f"entry {mark.seq} missing: a signed checkpoint vouches for it",
-            )
+    beyond = [seq for seq in marks if seq > result.last_seq]
+    if beyond:
+        cut = result.last_seq + 1
+        problem(
+            cut,
+            "audit.missing",
+            f"entries {cut}-{max(beyond)} missing: a signed checkpoint vouches for entry"
+            f" {max(beyond)}",
+        )
     return result

@@ -12,7 +12,10 @@ from __future__ import annotations
 import random
 import string
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
+from itertools import groupby, product
 
 from polex.model.validation import mrz_check_digit, vin_check_digit
 
@@ -25,7 +28,7 @@ class Permutation:
     """A bijection of ``range(size)`` that looks random and needs no table: unique numbers for
     ten million records without remembering any of them.
 
-    Rounds of multiply-add and xorshift (each invertible) scramble a power-of-two domain;
+    Two rounds of multiply-add and xorshift (each invertible) scramble a power-of-two domain;
     cycle-walking maps the result back into ``range(size)``."""
 
     def __init__(self, size: int, key: str) -> None:
@@ -36,19 +39,25 @@ class Permutation:
         bits = max(2, (size - 1).bit_length())
         self._mask = (1 << bits) - 1
         self._shift = bits // 2
-        self._rounds = tuple(
-            (rng.randrange(1 << bits) | 1, rng.randrange(1 << bits)) for _ in range(3)
-        )
+        self._keys = tuple(rng.randrange(1 << bits) | 1 for _ in range(4))
 
     def __call__(self, index: int) -> int:
-        x = index % self.size
+        x, size = index % self.size, self.size
         mask, shift = self._mask, self._shift
+        mul1, add1, mul2, add2 = self._keys
         while True:
-            for mul, add in self._rounds:
-                x = (x * mul + add) & mask
-                x ^= x >> shift
-            if x < self.size:
+            x = (x * mul1 + add1) & mask
+            x ^= x >> shift
+            x = (x * mul2 + add2) & mask
+            x ^= x >> shift
+            if x < size:
                 return x
+
+
+@cache
+def _table(alphabet: str, width: int) -> tuple[str, ...]:
+    """Every string of ``width`` characters from ``alphabet``, in order."""
+    return tuple("".join(chars) for chars in product(alphabet, repeat=width))
 
 
 @dataclass(frozen=True)
@@ -57,37 +66,56 @@ class NumberFormat:
     character is written as it is (``"@@-###-@@"`` is a French number plate)."""
 
     pattern: str
-    _slots: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    # right to left, each a table of the strings its characters can be: a literal has one,
+    # two letters 676, four digits 10,000; so formatting is one lookup per segment
+    _segments: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
     capacity: int = field(init=False, repr=False, compare=False)
+    # what the number reads as once separators are dropped, as identifier matching reads it:
+    # formats of one shape draw from one sequence (``Unique``), so their numbers never coincide
+    shape: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        slots = tuple(_CLASSES.get(c, c) for c in self.pattern)
+        segments: list[tuple[str, ...]] = []
+        for char, group in groupby(reversed(self.pattern)):
+            count = len(list(group))
+            if char not in _CLASSES:
+                segments.append((char * count,))
+                continue
+            chunk = 4 if char == "#" else 2
+            while count:
+                width = min(chunk, count)
+                segments.append(_table(_CLASSES[char], width))
+                count -= width
         capacity = 1
-        for slot in slots:
-            if len(slot) > 1:
-                capacity *= len(slot)
-        object.__setattr__(self, "_slots", slots)
+        for table in segments:
+            capacity *= len(table)
+        object.__setattr__(self, "_segments", tuple(segments))
         object.__setattr__(self, "capacity", capacity)
-
-    @property
-    def shape(self) -> str:
-        """What the number reads as once separators are dropped, as identifier matching reads
-        it: formats of one shape draw from one sequence, so their numbers never coincide."""
-        return "".join(c for c in self.pattern if c.isalnum() or c in _CLASSES)
+        shape = "".join(c for c in self.pattern if c.isalnum() or c in _CLASSES)
+        object.__setattr__(self, "shape", shape)
 
     def at(self, n: int) -> str:
         """The n-th number of the format (``0 <= n < capacity``)."""
         chars = []
-        for slot in reversed(self._slots):
-            if len(slot) == 1:
-                chars.append(slot)
-            else:
-                n, i = divmod(n, len(slot))
-                chars.append(slot[i])
+        for table in self._segments:
+            n, i = divmod(n, len(table))
+            chars.append(table[i])
         return "".join(reversed(chars))
 
     def random(self, rng: random.Random) -> str:
         return self.at(rng.randrange(self.capacity))
+
+
+class _Sequence:
+    """The indexes of one sequence, each issued once."""
+
+    def __init__(self, permutation: Permutation) -> None:
+        self.permutation = permutation
+        self.issued = 0
+
+    def next(self) -> int:
+        self.issued += 1
+        return self.permutation(self.issued - 1)
 
 
 class Unique:
@@ -96,15 +124,19 @@ class Unique:
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
-        self._sequences: dict[str, tuple[Permutation, list[int]]] = {}
+        self._sequences: dict[str, _Sequence] = {}
 
-    def __call__(self, key: str, capacity: int) -> int:
+    def sequence(self, key: str, capacity: int) -> Callable[[], int]:
+        """The next index of the sequence, each time it is called: for hot loops, which then
+        skip looking the sequence up."""
         found = self._sequences.get(key)
         if found is None:
-            found = self._sequences[key] = (Permutation(capacity, f"{self.seed}:{key}"), [0])
-        permutation, count = found
-        count[0] += 1
-        return permutation(count[0] - 1)
+            permutation = Permutation(capacity, f"{self.seed}:{key}")
+            found = self._sequences[key] = _Sequence(permutation)
+        return found.next
+
+    def __call__(self, key: str, capacity: int) -> int:
+        return self.sequence(key, capacity)()
 
     def number(self, fmt: NumberFormat) -> str:
         return fmt.at(self(fmt.shape, fmt.capacity))
@@ -132,22 +164,6 @@ PASSPORT_FORMATS: dict[str, NumberFormat] = {
     }.items()
 }
 DEFAULT_PASSPORT_FORMAT = NumberFormat("@@*******")
-# ICAO 9303 nationality codes (Germany is the one-letter D).
-ICAO_CODES = {
-    "DE": "D",
-    "FR": "FRA",
-    "IT": "ITA",
-    "ES": "ESP",
-    "TR": "TUR",
-    "EG": "EGY",
-    "NG": "NGA",
-    "SA": "SAU",
-    "SY": "SYR",
-    "CN": "CHN",
-    "UA": "UKR",
-    "RU": "RUS",
-    "US": "USA",
-}
 
 
 def passport_format(country: str) -> NumberFormat:
@@ -205,26 +221,26 @@ def mrz_td3(
 
 # --- vehicles (ISO 3779) -------------------------------------------------------------------
 
-# World manufacturer identifiers: make and country of manufacture.
-WMIS: dict[str, tuple[str, str]] = {
-    "WBA": ("BMW", "DE"),
-    "WDD": ("Mercedes-Benz", "DE"),
-    "WVW": ("Volkswagen", "DE"),
-    "WAU": ("Audi", "DE"),
-    "VF1": ("Renault", "FR"),
-    "VF3": ("Peugeot", "FR"),
-    "ZFA": ("Fiat", "IT"),
-    "VSS": ("SEAT", "ES"),
-    "NMT": ("Toyota", "TR"),
-    "JTD": ("Toyota", "JP"),
-    "JHM": ("Honda", "JP"),
-    "KMH": ("Hyundai", "KR"),
-    "1FA": ("Ford", "US"),
-    "1HG": ("Honda", "US"),
-    "5YJ": ("Tesla", "US"),
-    "LSV": ("SAIC Volkswagen", "CN"),
-    "LFV": ("FAW-Volkswagen", "CN"),
-    "XTA": ("Lada", "RU"),
+# World manufacturer identifiers (the first three VIN characters) and their makes.
+WMIS: dict[str, str] = {
+    "WBA": "BMW",
+    "WDD": "Mercedes-Benz",
+    "WVW": "Volkswagen",
+    "WAU": "Audi",
+    "VF1": "Renault",
+    "VF3": "Peugeot",
+    "ZFA": "Fiat",
+    "VSS": "SEAT",
+    "NMT": "Toyota",
+    "JTD": "Toyota",
+    "JHM": "Honda",
+    "KMH": "Hyundai",
+    "1FA": "Ford",
+    "1HG": "Honda",
+    "5YJ": "Tesla",
+    "LSV": "SAIC Volkswagen",
+    "LFV": "FAW-Volkswagen",
+    "XTA": "Lada",
 }
 VIN_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"  # never I, O or Q
 # Model-year codes (position 10) from 2001 on, in order.
@@ -259,7 +275,7 @@ PLATE_FORMATS: dict[str, NumberFormat] = {
         "EG": "@@@ ####",
         "NG": "@@@-###@@",
         "SA": "#### @@@",
-        "SY": "######",
+        "SY": "@@ ######",
         "CN": "京@·*****",
         "UA": "@@ #### @@",
         "RU": "@###@@ ###",
@@ -267,11 +283,6 @@ PLATE_FORMATS: dict[str, NumberFormat] = {
     }.items()
 }
 DEFAULT_PLATE_FORMAT = NumberFormat("@@@ ####")
-
-
-def plate(rng: random.Random, country: str, n: int | None = None) -> str:
-    fmt = PLATE_FORMATS.get(country.upper(), DEFAULT_PLATE_FORMAT)
-    return fmt.random(rng) if n is None else fmt.at(n)
 
 
 # --- ships (IMO, ITU) ----------------------------------------------------------------------
@@ -333,10 +344,6 @@ FIREARMS: tuple[tuple[str, str, str, str, str, NumberFormat], ...] = (
     ("Heckler & Koch", "MP5", "9x19mm", "submachine gun", "DE", NumberFormat("##-######")),
     ("Baikal", "MP-153", "12/76", "shotgun", "RU", NumberFormat("##########")),
 )
-
-
-def firearm_serial(rng: random.Random, fmt: NumberFormat, n: int | None = None) -> str:
-    return fmt.random(rng) if n is None else fmt.at(n)
 
 
 # --- telephones ----------------------------------------------------------------------------

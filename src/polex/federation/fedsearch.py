@@ -16,6 +16,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ from polex.search.views import hit_json
 from polex.store import agencies
 
 DEFAULT_DEADLINE = 3.0
+GRACE = 0.25  # past the HTTP timeout, for the answer to be read and parsed
 AGENCY_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
 
 
@@ -194,43 +196,60 @@ def _ask(fed: Federation, link: Link, body: bytes, seconds: float) -> PartnerAns
     return PartnerAnswer(link.node, "ok", hits=hits, took_ms=took)
 
 
+class FanOut:
+    """A federated search under way: every partner sharing the databases searched is asked at
+    once, in parallel; ``answers`` never waits past the deadline (a partner still busy then is
+    reported as ``timeout``)."""
+
+    def __init__(
+        self,
+        fed: Federation,
+        principal: Principal,
+        query: SearchQuery,
+        seconds: float | None = None,
+    ) -> None:
+        self.seconds = deadline() if seconds is None else seconds
+        self.started = time.monotonic()
+        partners = [link for link in fed.links() if _asks(link, query)]
+        self.futures: dict[Future[PartnerAnswer], Link] = {}
+        if not partners:
+            return
+        body = json.dumps(
+            {
+                "query": query.model_dump(mode="json", exclude={"federated"}),
+                "asker": {
+                    "username": principal.username,
+                    "agency": principal.agency,
+                    "country": principal.country,
+                    "role": principal.role.value,
+                },
+            }
+        ).encode()
+        pool = ThreadPoolExecutor(max_workers=len(partners), thread_name_prefix="polex-fedsearch")
+        self.futures = {pool.submit(_ask, fed, link, body, self.seconds): link for link in partners}
+        pool.shutdown(wait=False)
+
+    def answers(self) -> list[PartnerAnswer]:
+        left = self.seconds + GRACE - (time.monotonic() - self.started)
+        wait(self.futures, timeout=max(left, 0.0))
+        out = []
+        for future, link in self.futures.items():
+            if future.done():
+                out.append(future.result())
+            else:
+                future.cancel()
+                out.append(
+                    PartnerAnswer(
+                        link.node, "timeout", detail=f"no answer within {self.seconds:g} s"
+                    )
+                )
+        return out
+
+
 def fan_out(
     fed: Federation, principal: Principal, query: SearchQuery, seconds: float | None = None
 ) -> list[PartnerAnswer]:
-    """Ask every partner sharing the databases searched, in parallel; never waits past the
-    deadline (a partner still busy then is reported as ``timeout``)."""
-    seconds = deadline() if seconds is None else seconds
-    partners = [link for link in fed.links() if _asks(link, query)]
-    if not partners:
-        return []
-    body = json.dumps(
-        {
-            "query": query.model_dump(mode="json", exclude={"federated"}),
-            "asker": {
-                "username": principal.username,
-                "agency": principal.agency,
-                "country": principal.country,
-                "role": principal.role.value,
-            },
-        }
-    ).encode()
-    pool = ThreadPoolExecutor(max_workers=len(partners), thread_name_prefix="polex-fedsearch")
-    try:
-        futures: dict[Future[PartnerAnswer], Link] = {
-            pool.submit(_ask, fed, link, body, seconds): link for link in partners
-        }
-        wait(futures, timeout=seconds + 0.25)
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-    answers = []
-    for future, link in futures.items():
-        if future.done() and not future.cancelled():
-            answers.append(future.result())
-        else:
-            answers.append(
-                PartnerAnswer(link.node, "timeout", detail=f"no answer within {seconds:g} s")
-            )
-    return answers
+    return FanOut(fed, principal, query, seconds).answers()
 
 
 def merge(local: list[dict[str, Any]], answers: list[PartnerAnswer]) -> list[dict[str, Any]]:
@@ -244,11 +263,16 @@ def merge(local: list[dict[str, Any]], answers: list[PartnerAnswer]) -> list[dic
 
 
 def search(
-    fed: Federation, principal: Principal, query: SearchQuery, local: list[dict[str, Any]]
+    fed: Federation,
+    principal: Principal,
+    query: SearchQuery,
+    local: Callable[[], list[dict[str, Any]]],
 ) -> dict[str, Any]:
-    """Fan out, merge with the local hits, and audit what was asked of whom (each partner
-    audits the search itself on its side)."""
-    answers = fan_out(fed, principal, query)
+    """Ask the partners, run the local search (``local``) meanwhile, merge, and audit what was
+    asked of whom (each partner audits the search on its side too)."""
+    pending = FanOut(fed, principal, query)
+    mine = local()
+    answers = pending.answers()
     with fed.engine.begin() as conn:
         audit.append(
             conn,
@@ -259,4 +283,4 @@ def search(
             case_ref=query.case_ref,
             details={"partners": [a.to_json() for a in answers]},
         )
-    return {"hits": merge(local, answers), "partners": [a.to_json() for a in answers]}
+    return {"hits": merge(mine, answers), "partners": [a.to_json() for a in answers]}

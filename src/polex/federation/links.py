@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, Row, select, update
 
+from polex.audit import log as audit
 from polex.federation.errors import LinkError
 from polex.federation.sharing import Sharing
 from polex.federation.tables import federation_links
@@ -95,3 +96,20 @@ def record_contact(conn: Connection, node: str, at: datetime, error: str | None 
         {"last_contact_at": at} if error is None else {"last_failure_at": at, "last_error": error}
     )
     conn.execute(update(federation_links).where(federation_links.c.node == node).values(**values))
+
+
+def set_grant(conn: Connection, node: str, ours: Sharing, actor: str) -> Link:
+    """Change what this node shares with a partner; every process applies it within seconds
+    (the links cache), without the partner doing anything."""
+    before = require(conn, node)
+    conn.execute(
+        update(federation_links).where(federation_links.c.node == node).values(ours=ours.to_json())
+    )
+    audit.append(
+        conn,
+        actor=actor,
+        action="link.share",
+        target=node,
+        details={"before": before.ours.to_json(), "after": ours.to_json()},
+    )
+    return require(conn, node)

@@ -11,6 +11,7 @@ import json
 import logging
 import ssl
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -207,6 +208,7 @@ class FederationServer:
 
     def __init__(self, fed: Federation, host: str, port: int) -> None:
         self.fed = fed
+        self.port = port
         self.pins = PinSet()
         self.context = server_context(fed.node.keys, self.pins)
         self.app = create_federation_app(fed, on_links=self.update_pins)
@@ -230,8 +232,15 @@ class FederationServer:
             self.context, [link.fingerprint for link in current], [link.ca_cert for link in current]
         )
 
-    def start(self) -> None:
+    def start(self, timeout: float = 15.0) -> None:
+        """Start serving; returns once the port listens, raises if it cannot (port taken)."""
         self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise OSError(f"federation port {self.port}: could not listen")
+            time.sleep(0.02)
 
     @property
     def started(self) -> bool:

@@ -12,23 +12,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import combinations
 from typing import Any
 
 import pyarrow as pa
 
 from polex.search.identifiers import identifier_keys
-from polex.search.keys import entity_names
-from polex.search.names import latinise, name_tokens, phonetic_keys
+from polex.search.keys import entity_names, name_keys
+from polex.search.names import latinise, name_tokens
 
-# Identifier kinds that identify a person or organisation (not the vehicle they drive).
-PARTY_KEYS = frozenset({"doc", "phone", "email"})
+# Identifier kinds of objects: they identify the car or the gun, not the person holding it.
+OBJECT_KEYS = frozenset({"vin", "plate", "imo", "mmsi", "serial", "serialn"})
+# The kind of key that holds a document number as written (compacted, not folded).
+DOCUMENT_KEY = "docn"
 
 SCHEMA = pa.schema(
     [
         ("unique_id", pa.string()),
         ("owner", pa.string()),
         ("name", pa.string()),
+        ("name_first", pa.string()),
+        ("name_last", pa.string()),
         ("name_keys", pa.list_(pa.string())),
         ("name_pairs", pa.list_(pa.string())),
         ("birth_date", pa.string()),
@@ -40,6 +43,7 @@ SCHEMA = pa.schema(
         ("id_keys", pa.list_(pa.string())),
         ("document", pa.string()),
         ("address", pa.list_(pa.string())),
+        ("address_numbers", pa.list_(pa.string())),
     ]
 )
 COLUMNS = tuple(SCHEMA.names)
@@ -56,21 +60,16 @@ class Entity:
 
 
 def _name_columns(schema: str, properties: dict[str, list[str]]) -> dict[str, Any]:
-    names = entity_names(schema, properties)
-    tokens = [sorted(set(name_tokens(n))) for n in names]
-    keys: set[str] = set()
-    pairs: set[str] = set()
-    for parts in tokens:
-        per_token = [sorted(phonetic_keys(t)) for t in parts]
-        keys.update(k for ks in per_token for k in ks)
-        for left, right in combinations(per_token, 2):
-            pairs.update("|".join(sorted((a, b))) for a in left for b in right)
-    first = next((t for t in tokens if t), [])
+    keys = name_keys(schema, properties)
+    first = next((t for n in entity_names(schema, properties) if (t := name_tokens(n))), [])
     return {
         # tokens in sorted order: the order of given and family names carries no meaning
-        "name": " ".join(first) or None,
-        "name_keys": sorted(keys) or None,
-        "name_pairs": sorted(pairs) or None,
+        "name": " ".join(sorted(set(first))) or None,
+        # as written ("Hassan, Mohamed" reordered): the parts a typo or a new surname leaves
+        "name_first": first[0] if first else None,
+        "name_last": first[-1] if first else None,
+        "name_keys": sorted(k for kind, k in keys if kind == "name") or None,
+        "name_pairs": sorted(k for kind, k in keys if kind == "pair") or None,
     }
 
 
@@ -89,20 +88,21 @@ def _birth_columns(properties: dict[str, list[str]]) -> dict[str, Any]:
     }
 
 
-def _address(properties: dict[str, list[str]]) -> list[str] | None:
-    tokens = {t for value in properties.get("address", []) for t in latinise(value).split()}
-    return sorted(tokens) or None
+def _address_columns(properties: dict[str, list[str]]) -> dict[str, Any]:
+    tokens = sorted({t for value in properties.get("address", []) for t in latinise(value).split()})
+    return {
+        "address": tokens or None,
+        # house and postal numbers: two addresses sharing them are rarely a coincidence
+        "address_numbers": [t for t in tokens if any(c.isdigit() for c in t)] or None,
+    }
 
 
 def row(entity: Entity) -> dict[str, Any]:
     """One entity as comparable columns (None where the entity says nothing)."""
     props = entity.properties
-    keys = sorted(
-        f"{kind}:{key}"
-        for kind, key in identifier_keys(entity.schema, props)
-        if kind in PARTY_KEYS
-    )
-    documents = sorted(k for k in keys if k.startswith("doc:"))
+    found = identifier_keys(entity.schema, props)
+    keys = sorted(f"{kind}:{key}" for kind, key in found if kind not in OBJECT_KEYS)
+    documents = sorted(key for kind, key in found if kind == DOCUMENT_KEY)
     nationality = sorted({v.lower() for v in props.get("nationality", [])})
     genders = sorted({v.lower() for v in props.get("gender", [])})
     return {
@@ -114,8 +114,8 @@ def row(entity: Entity) -> dict[str, Any]:
         "gender": genders[0] if len(genders) == 1 else None,
         "id_keys": keys or None,
         # one document number for the near-miss comparison (a digit typed wrong)
-        "document": documents[0][4:] if documents else None,
-        "address": _address(props),
+        "document": documents[0] if documents else None,
+        **_address_columns(props),
     }
 
 

@@ -15,10 +15,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
 from splink.blocking_rule_library import CustomRule
+from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.database_api import DatabaseAPI
 from splink.internals.splink_dataframe import SplinkDataFrame
 
@@ -31,7 +35,7 @@ REVIEW_PROBABILITY = 0.9
 # prior the match probability starts from is estimated from it (Splink's FEBRL example uses
 # the same value for its deterministic rules).
 DETERMINISTIC_RECALL = 0.8
-U_MAX_PAIRS = 5e6
+U_MAX_PAIRS = 1e6
 EM_MAX_PAIRS = 5e6
 # m is learnt twice, on pairs that agree on the name and on pairs that agree on the birth date,
 # so each comparison is estimated on pairs that were not chosen for agreeing on it.
@@ -50,6 +54,7 @@ def _name() -> cl.CustomComparison:
             cll.ArrayIntersectLevel("name_keys", 2),
             cll.JaroWinklerLevel("name", 0.8),
             cll.ArrayIntersectLevel("name_keys", 1),
+            cll.Or(cll.JaroWinklerLevel("name_first", 0.9), cll.JaroWinklerLevel("name_last", 0.9)),
             cll.ElseLevel(),
         ],
     )
@@ -95,7 +100,13 @@ def _address() -> cl.CustomComparison:
         comparison_levels=[
             cll.NullLevel("address"),
             cll.CustomLevel("address_l = address_r", "same address"),
+            cll.ArrayIntersectLevel("address", 6),
+            cll.And(
+                cll.ArrayIntersectLevel("address", 4),
+                cll.CustomLevel("address_numbers_l = address_numbers_r"),
+            ),
             cll.ArrayIntersectLevel("address", 4),
+            cll.CustomLevel("address_numbers_l = address_numbers_r", "same house and postal numbers"),
             cll.ArrayIntersectLevel("address", 3),
             cll.ArrayIntersectLevel("address", 2),
             cll.ArrayIntersectLevel("address", 1),
@@ -115,25 +126,26 @@ def _nationality() -> cl.CustomComparison:
     )
 
 
-def blocking_rules() -> list[CustomRule]:
+def blocking_rules() -> list[BlockingRuleCreator]:
     """The search index's keys as blocking: two name parts that sound alike, a shared
-    identifier, one name part and the birth year, or the birth date. Pairs of one owner are
-    never compared: a hit is between owners."""
-    other = "l.owner <> r.owner"
+    identifier, one name part and the birth year, the birth date, or the whole address."""
     return [
-        CustomRule(f"l.name_pairs = r.name_pairs AND {other}", arrays_to_explode=["name_pairs"]),
-        CustomRule(f"l.id_keys = r.id_keys AND {other}", arrays_to_explode=["id_keys"]),
+        CustomRule("l.name_pairs = r.name_pairs", arrays_to_explode=["name_pairs"]),
+        CustomRule("l.id_keys = r.id_keys", arrays_to_explode=["id_keys"]),
         CustomRule(
-            f"l.name_keys = r.name_keys AND l.birth_year = r.birth_year AND {other}",
+            "l.name_keys = r.name_keys AND l.birth_year = r.birth_year",
             arrays_to_explode=["name_keys"],
         ),
-        CustomRule(f"l.birth_date = r.birth_date AND {other}"),
+        block_on("birth_date"),
+        block_on("address"),
     ]
 
 
 def settings() -> SettingsCreator:
     return SettingsCreator(
-        link_type="dedupe_only",
+        # one input table per owner: only pairs of different owners are compared, and the
+        # prior is estimated over those pairs alone
+        link_type="link_only",
         unique_id_column_name="unique_id",
         comparisons=[
             _name(),
@@ -146,7 +158,6 @@ def settings() -> SettingsCreator:
         blocking_rules_to_generate_predictions=blocking_rules(),
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=False,
-        additional_columns_to_retain=["owner"],
     )
 
 
@@ -154,7 +165,7 @@ def train(linker: Linker, u_max_pairs: float = U_MAX_PAIRS, seed: int = 0) -> di
     """Estimate the prior, u and m on the linker's own data; returns what training saw."""
     training = linker.training
     training.estimate_probability_two_random_records_match(
-        [block_on("name", "birth_date")], recall=DETERMINISTIC_RECALL
+        [block_on("name", "birth_date"), block_on("document")], recall=DETERMINISTIC_RECALL
     )
     training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
     for rule in EM_BLOCKING:
@@ -170,40 +181,33 @@ def train(linker: Linker, u_max_pairs: float = U_MAX_PAIRS, seed: int = 0) -> di
 
 
 def model_dict(linker: Linker) -> dict[str, Any]:
-    """The trained model as JSON-safe data (no NaN or infinities)."""
-    return _json_safe(linker.misc.save_model_to_json())
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
+    """The trained model: settings, comparisons and every m and u, as Splink saves it."""
+    return dict(linker.misc.save_model_to_json())
 
 
 @dataclass(frozen=True)
 class Level:
-    comparison: str
     label: str
     weight: float
 
 
-def levels(model: dict[str, Any]) -> dict[tuple[str, int], Level]:
-    """Each comparison level by (comparison, gamma), with its label and match weight: how a
-    predicted pair is explained to the analyst."""
-    found = {}
+def levels(model: dict[str, Any]) -> dict[str, list[Level]]:
+    """Each comparison's non-null levels with their labels and match weights (log2 m/u)."""
+    found: dict[str, list[Level]] = {}
     for comparison in model["comparisons"]:
-        name = comparison["output_column_name"]
-        non_null = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
-        for position, level in enumerate(non_null):
+        kept = found.setdefault(comparison["output_column_name"], [])
+        for level in comparison["comparison_levels"]:
             m, u = level.get("m_probability"), level.get("u_probability")
-            weight = math.log2(m / u) if m and u else 0.0
-            gamma = len(non_null) - 1 - position
-            found[(name, gamma)] = Level(name, level.get("label_for_charts", ""), weight)
+            if level.get("is_null_level") or not m or not u:
+                continue
+            kept.append(Level(level.get("label_for_charts", ""), math.log2(m / u)))
     return found
+
+
+def _label(weight: float, candidates: list[Level]) -> str | None:
+    """The level a predicted weight comes from: Splink keeps the weight, not the level."""
+    best = min(candidates, key=lambda lv: abs(lv.weight - weight), default=None)
+    return best.label if best is not None and abs(best.weight - weight) < 1e-6 else None
 
 
 @dataclass(frozen=True)
@@ -214,9 +218,6 @@ class Pair:
     features: list[Feature]
 
 
-PAIR_COLUMNS = ("unique_id_l", "unique_id_r", "match_probability")
-
-
 def predict(linker: Linker, threshold: float = REVIEW_PROBABILITY) -> SplinkDataFrame:
     return linker.inference.predict(threshold_match_probability=threshold)
 
@@ -224,47 +225,48 @@ def predict(linker: Linker, threshold: float = REVIEW_PROBABILITY) -> SplinkData
 def pairs(
     linker: Linker, predictions: SplinkDataFrame, model: dict[str, Any], chunk: int = 5000
 ) -> Iterator[list[Pair]]:
-    """Predicted pairs in chunks, each explained level by level (strongest evidence first)."""
+    """Predicted pairs in chunks, each explained comparison by comparison (strongest first)."""
     explain = levels(model)
-    comparisons = [c["output_column_name"] for c in model["comparisons"]]
-    columns = ", ".join([*PAIR_COLUMNS, *(f"gamma_{c}" for c in comparisons)])
     table = predictions.physical_name
     total = linker.misc.query_sql(f"select count(*) as n from {table}", output_type="pandas")
-    count = int(total["n"].iloc[0])
-    for offset in range(0, count, chunk):
+    for offset in range(0, int(total["n"].iloc[0]), chunk):
         frame = linker.misc.query_sql(
-            f"select {columns} from {table} order by unique_id_l, unique_id_r "
+            f"select * from {table} order by unique_id_l, unique_id_r "
             f"limit {chunk} offset {offset}",
             output_type="pandas",
         )
-        batch = []
-        for row in frame.itertuples(index=False):
-            values = row._asdict()
-            batch.append(
-                Pair(
-                    left=values["unique_id_l"],
-                    right=values["unique_id_r"],
-                    probability=float(values["match_probability"]),
-                    features=_features(values, comparisons, explain),
-                )
+        yield [
+            Pair(
+                left=str(values["unique_id_l"]),
+                right=str(values["unique_id_r"]),
+                probability=float(values["match_probability"]),
+                features=_features(values, explain),
             )
-        yield batch
+            for values in frame.to_dict("records")
+        ]
 
 
-def _features(
-    values: dict[str, Any], comparisons: Sequence[str], explain: dict[tuple[str, int], Level]
-) -> list[Feature]:
+def _features(values: dict[str, Any], explain: dict[str, list[Level]]) -> list[Feature]:
     found = []
-    for name in comparisons:
-        gamma = int(values[f"gamma_{name}"])
-        level = explain.get((name, gamma))
-        if gamma < 0 or level is None:
-            continue
-        found.append(Feature(name, round(level.weight, 2), f"{name}: {level.label}"))
+    for name, candidates in explain.items():
+        weight = float(values.get(f"mw_{name}") or 0.0)
+        label = _label(weight, candidates)
+        if label is None:
+            continue  # the comparison had nothing to compare (a value missing on one side)
+        weight += float(values.get(f"mw_tf_adj_{name}") or 0.0)
+        found.append(Feature(name, round(weight, 2), f"{name}: {label}"))
     return sorted(found, key=lambda f: -f.score)
 
 
-def linker(db_api: DatabaseAPI, table: Any, model: dict[str, Any] | None = None) -> Linker:
-    """A linker over one frame of comparable columns, untrained or with a saved model."""
-    frame = db_api.register(table)
-    return Linker(frame, model if model is not None else settings(), log_level=None)
+def linker(db_api: DatabaseAPI, table: pa.Table, model: dict[str, Any] | None = None) -> Linker:
+    """A linker over the comparable columns, one input per owner; untrained or a saved model."""
+    owners = sorted(set(table.column("owner").to_pylist()))
+    frames = [
+        db_api.register(
+            table.filter(pc.equal(table["owner"], owner)),
+            table_name=f"polex_owner_{i}",
+            dataset_display_name=owner,
+        )
+        for i, owner in enumerate(owners)
+    ]
+    return Linker(frames, model if model is not None else settings(), log_level=None)

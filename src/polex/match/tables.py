@@ -1,4 +1,5 @@
-"""Hits between two records, the queue of records still to match, and agency notifications."""
+"""Hits between two records, the queue of records still to match, agency notifications, and
+the trained batch models."""
 
 from __future__ import annotations
 
@@ -52,4 +53,18 @@ notifications = Table(
     Column("details", Json, nullable=False),
     Column("created_at", Timestamp, nullable=False),
     Column("read_at", Timestamp),
+)
+
+# Trained batch models, one row per version: the analyst sees what each hit was scored by.
+match_models = Table(
+    "match_models",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("created_by", String(160), nullable=False),
+    Column("trained_on", Integer, nullable=False),
+    Column("scope", Json, nullable=False),
+    Column("settings", Json, nullable=False),
+    Column("metrics", Json, nullable=False),
+    Column("chart", Json, nullable=False),
 )

@@ -33,6 +33,9 @@ FTM_EXPORT_KEYS = frozenset(
 # Envelope fields a source may not set: the database comes from the import, restrictions are
 # set field by field (``restrictions.allow_countries``...).
 _NOT_MAPPABLE = frozenset({"database", "restrictions"})
+_LIST_RESTRICTIONS = frozenset(
+    name for name, f in Restrictions.model_fields.items() if f.default_factory is list
+)
 
 
 class SourceError(ValueError):
@@ -248,10 +251,13 @@ def _set_envelope(
     polex: dict[str, Any], restrictions: dict[str, Any], key: str, value: Any
 ) -> None:
     head, _, tail = key.partition(".")
-    if tail:
-        restrictions[tail] = value
+    single = value[0] if isinstance(value, list) and len(value) == 1 else value
+    if not tail:
+        polex[head] = single
+    elif tail in _LIST_RESTRICTIONS:
+        restrictions[tail] = value if isinstance(value, list) else [value]
     else:
-        polex[head] = value[0] if isinstance(value, list) and len(value) == 1 else value
+        restrictions[tail] = single
 
 
 def load_mapping(path: Path) -> Mapping:

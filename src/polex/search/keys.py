@@ -1,73 +1,117 @@
-"""All index keys of an entity, and the keys a query name is looked up by."""
+"""All index keys of an entity, and the keys a query name is looked up by.
+
+Candidates come from the ``record_keys`` table, never from a scan, so a record that should be
+found must share at least one key with the query however its name is spelled. Each name part
+gives a ("name", skeleton) key; each pair of parts a ("pair", "skel|skel") key. A pair of
+common parts ("Mohammed" and "Hassan") is rare, so candidate lists stay short even for the
+commonest names, while the single keys still find a record when a typo breaks the other part.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from functools import lru_cache
 from itertools import combinations
+
+from rigour._core import text_scripts
 
 from polex.model.ftm import model
 from polex.search.identifiers import Key, identifier_keys
-from polex.search.names import name_tokens, phonetic_keys
+from polex.search.names import key_tokens, token_keys
 
-NAME_PROPS = (
-    "name",
-    "alias",
-    "weakAlias",
-    "previousName",
-    "firstName",
-    "lastName",
-    "middleName",
-    "fatherName",
-    "secondName",
-)
+# Full-name properties, weakest last; and the parts a full name is assembled from, in the order
+# they are usually written.
+NAME_PROPS = ("name", "alias", "previousName", "weakAlias")
+PART_PROPS = ("firstName", "secondName", "middleName", "fatherName", "lastName")
+_PARTS = frozenset(PART_PROPS)
+# Schemata whose records are found by name: parties and the things police look for by name.
+MATCHABLE = ("LegalEntity", "Vehicle")
+# Pairs are built from this many name parts at most: long (organisation) names would otherwise
+# give a quadratic number of keys, and their first words identify them well enough.
+MAX_PAIR_TOKENS = 6
+SHORT_PART = 4
+CJK_SCRIPTS = frozenset({"Han", "Hangul", "Hiragana", "Katakana"})
+_FULL_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 
 
 def entity_names(schema: str, properties: dict[str, list[str]]) -> list[str]:
     """Full names of an entity, including one assembled from its name parts."""
-    get = properties.get
-    names = list(get("name", [])) + list(get("alias", [])) + list(get("previousName", []))
-    names += list(get("weakAlias", []))
-    parts = get("firstName", []) + get("middleName", []) + get("lastName", [])
-    if parts:
-        names.append(" ".join(parts))
+    names = [name for prop in NAME_PROPS if prop in properties for name in properties[prop]]
+    if properties.keys() & _PARTS:
+        parts = [part for prop in PART_PROPS if prop in properties for part in properties[prop]]
+        if parts:
+            names.append(_assemble(parts, properties.get("lastName", ())))
     return names
 
 
+def _assemble(parts: list[str], family: Sequence[str]) -> str:
+    """Name parts as one name. Chinese, Japanese and Korean names are written family name
+    first and without spaces (沈凤英), which is also how their transliteration splits them."""
+    if family and not parts[0].isascii() and text_scripts(parts[0]) & CJK_SCRIPTS:
+        return "".join(family) + "".join(p for p in parts if p not in family)
+    return " ".join(parts)
+
+
+@lru_cache(maxsize=100_000)
+def _name_keys(name: str) -> frozenset[Key]:
+    tokens = key_tokens(name)
+    per_token = [token_keys(token) for token in tokens]
+    keys: set[Key] = {("name", key) for sounds in per_token for key in sounds}
+    # Short parts are written as one word or two: Yu Lan / Yulan (玉兰), Jose Luis / Joseluis.
+    for first, second in zip(tokens, tokens[1:], strict=False):
+        if len(first) <= SHORT_PART and len(second) <= SHORT_PART:
+            keys.update(("name", key) for key in token_keys(first + second))
+    for left, right in combinations(per_token[:MAX_PAIR_TOKENS], 2):
+        keys.update(("pair", f"{a}|{b}" if a < b else f"{b}|{a}") for a in left for b in right)
+    return frozenset(keys)
+
+
 def query_keys(name: str) -> set[Key]:
-    """One key per name part, and one per pair of parts: a pair of common parts ("Mohammed" and
-    "Hassan") is rare, so candidates come from few index rows even for the commonest names."""
-    per_token = [sorted(phonetic_keys(token)) for token in name_tokens(name)]
-    keys: set[Key] = {("name", key) for keys in per_token for key in keys}
-    for left, right in combinations(per_token, 2):
-        keys |= {("pair", "|".join(sorted((a, b)))) for a in left for b in right}
-    return keys
+    """Keys to look up for a query name: the same keys the name would be indexed under, so a
+    query and a record spelled alike meet on every key and spelled apart on at least one."""
+    return set(_name_keys(name))
+
+
+@lru_cache(maxsize=1024)
+def _matchable(schema: str) -> bool:
+    found = model.get(schema)
+    return found is not None and any(found.is_a(parent) for parent in MATCHABLE)
 
 
 def name_keys(schema: str, properties: dict[str, list[str]]) -> set[Key]:
-    schema_obj = model.get(schema)
-    if schema_obj is None or not schema_obj.is_a("Thing"):
+    """Name keys of a person, organisation, vessel or vehicle (nothing for e.g. a passport,
+    which is found by its number and links to its holder)."""
+    if not _matchable(schema):
         return set()
     keys: set[Key] = set()
     for name in entity_names(schema, properties):
-        keys |= query_keys(name)
+        keys |= _name_keys(name)
     return keys
 
 
 def birth_keys(properties: dict[str, list[str]], swapped: bool = False) -> set[Key]:
-    """Full birth dates: few people share one, so a typo in a common name still finds its
-    record by name and date together. ``swapped`` adds the day/month-swapped reading."""
+    """("birth", date) keys for full birth dates. Alone a birth date finds far too many people,
+    but summed with name keys it lifts the right one among many namesakes, and it still
+    connects a record whose name was mistyped beyond its phonetic keys. ``swapped`` adds the
+    date with day and month swapped, for the query side: the index holds dates as recorded.
+    A year alone makes no key: it is shared by too many records to select anything."""
     keys: set[Key] = set()
-    for value in properties.get("birthDate", []):
-        parts = value.split("-")
-        if len(parts) != 3:
+    if "birthDate" not in properties:
+        return keys
+    for value in properties["birthDate"]:
+        match = _FULL_DATE.match(value)
+        if not match:
             continue
-        keys.add(("born", value))
-        year, month, day = parts
-        if swapped and int(day) <= 12:
-            keys.add(("born", f"{year}-{day}-{month}"))
+        year, month, day = match.groups()
+        keys.add(("birth", f"{year}-{month}-{day}"))
+        if swapped and day != month and int(day) <= 12:
+            keys.add(("birth", f"{year}-{day}-{month}"))
     return keys
 
 
 def entity_keys(schema: str, properties: dict[str, list[str]]) -> set[Key]:
+    """Every index key of an entity: identifiers exact, names phonetic, birth dates exact."""
     return (
         identifier_keys(schema, properties) | name_keys(schema, properties) | birth_keys(properties)
     )

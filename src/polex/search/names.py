@@ -22,12 +22,12 @@ from rigour.names import tokenize_name
 
 _CACHE = 200_000
 
-# Arabic connectors that say "the", "son of", "daughter of": never part of the identity, and
-# present or absent at the writer's whim ("Mohammed bin Salman", "Mohammed Salman"). "bn",
-# "abn" and "bnt" are how ICU spells بن, ابن, بنت.
-DROPPED_PARTICLES = frozenset(
-    {"al", "el", "ul", "bin", "ibn", "bint", "binti", "ben", "bn", "abn", "bnt", "ould"}
-)
+# Arabic articles and connectors ("son of", "daughter of"): no part of the identity, and
+# present or absent at the writer's whim ("Mohammed bin Salman", "Mohammed Salman"). Connectors
+# only count as such between two names: "Bin" is also a Chinese given name (Zhu Bin, Bin Li);
+# "bn", "abn" and "bnt" are how ICU spells بن, ابن, بنت. ("Ben" stays: a given name too.)
+ARTICLES = frozenset({"al", "el", "ul"})
+CONNECTORS = frozenset({"bin", "ibn", "bint", "binti", "bn", "abn", "bnt", "ould"})
 # European particles are kept as tokens (they are weighed by frequency when scoring) but do not
 # make keys: "Maria de Souza" is looked up under "maria" and "souza" like "Maria Souza".
 KEYLESS_PARTICLES = frozenset(
@@ -54,6 +54,7 @@ HAN_COMPOUND_SURNAMES = frozenset(
     {"欧阳", "司马", "诸葛", "上官", "司徒", "东方", "皇甫", "夏侯", "令狐", "慕容", "尉迟"}
     | {"公孙", "长孙", "宇文", "轩辕", "端木", "歐陽", "諸葛", "東方", "長孫", "軒轅"}
 )
+_CLUSTER = re.compile(r"(?<=[zskgtdcp])(?=[hḥ])")
 _ARABIC_FIXES = str.maketrans(
     {
         "ة": "ا",  # ta marbuta: Latin spellings end in -a (Fatima), ICU writes "t"
@@ -98,7 +99,10 @@ def _arabic(word: str) -> str:
         prefix, word = "al ", word[2:]
     if word.startswith("ع"):
         word = "ا" + word[1:]
-    return prefix + _icu_latin(word.translate(_ARABIC_FIXES))
+    latin = _transliterator("Any-Latin").transliterate(word.translate(_ARABIC_FIXES))
+    # ز+ح is "zḥ", not the digraph "zh": an "a" keeps such clusters apart (vowels are free).
+    latin = _CLUSTER.sub("a", latin)
+    return prefix + _transliterator("Latin-ASCII; Lower").transliterate(latin)
 
 
 @lru_cache(maxsize=_CACHE)
@@ -122,13 +126,13 @@ def latinise(text: str) -> str:
     """Any script to lower-case ASCII Latin words separated by single spaces; punctuation
     separates words. Cyrillic, Greek and friends are spelled as in passports (rigour: Сергей ->
     "sergei"), Chinese as pinyin, Arabic by ICU (consonants and long vowels only)."""
-    if text.isascii():
-        return " ".join(_NON_ALNUM.sub(" ", text.lower()).split())
+    if text.isascii():  # apostrophes join, as rigour's tokenizer does: O'Brien -> "obrien"
+        return " ".join(_NON_ALNUM.sub(" ", _MARKS.sub("", text.lower())).split())
     return " ".join(w for w in map(_latin_word, tokenize_name(text)) if w)
 
 
 def _reorder(name: str) -> str:
-    """"Family, Given" as written in registers becomes "Given Family"."""
+    """ "Family, Given" as written in registers becomes "Given Family"."""
     for comma in (",", "،"):
         if name.count(comma) == 1:
             family, given = name.split(comma)
@@ -137,6 +141,7 @@ def _reorder(name: str) -> str:
 
 
 def _strip_article(token: str) -> str:
+    """A token without a glued Arabic article ("alhasan" -> "hasan")."""
     for article in GLUED_ARTICLES:
         if token.startswith(article) and len(token) - len(article) >= 3:
             return token[len(article) :]
@@ -144,6 +149,7 @@ def _strip_article(token: str) -> str:
 
 
 def _abd_compound(tokens: list[str]) -> list[str]:
+    """Abd-names as one token "abd"+name, however they were split or joined."""
     out: list[str] = []
     index = 0
     while index < len(tokens):
@@ -164,11 +170,17 @@ def _abd_compound(tokens: list[str]) -> list[str]:
 
 @lru_cache(maxsize=_CACHE)
 def _tokens(name: str) -> tuple[str, ...]:
-    words = latinise(_reorder(name)).split()
+    latin = latinise(_reorder(name))
+    words = latin.split()
     while len(words) > 1 and words[0] in TITLES:
         words = words[1:]
-    kept = [w for w in words if w not in DROPPED_PARTICLES]
-    return tuple(_abd_compound(kept or words))
+    last = len(words) - 1
+    kept = [
+        w
+        for i, w in enumerate(words)
+        if w not in ARTICLES and not (w in CONNECTORS and 0 < i < last)
+    ] or words
+    return tuple(_abd_compound(kept) if "abd" in latin else kept)
 
 
 def name_tokens(name: str) -> list[str]:
@@ -237,6 +249,7 @@ _LETTERS = str.maketrans(
     }
 )
 _DOUBLES = re.compile(r"(.)\1+")
+_CH = re.compile(r"(?<![st])ch")
 VOWEL_MARK = "a"
 
 
@@ -262,6 +275,8 @@ def token_keys(token: str) -> frozenset[str]:
     keys = {skeleton(form) for form in forms}
     if "w" in token[1:]:  # و is a vowel (Mahmoud, "mhmwd") or w (Marwan, "mrwan")
         keys |= {skeleton(form[:1] + form[1:].replace("w", "")) for form in forms}
+    if _CH.search(token):  # ch is ч in English (Chekhov), х in German and Greek (Charlamow)
+        keys |= {skeleton(_CH.sub("h", form)) for form in forms}
     if token.startswith("j"):
         keys.add(skeleton(token, initial_vowel=True))
     return frozenset(k for k in keys if k) or frozenset({token})

@@ -234,3 +234,32 @@ def list_page(
         .limit(limit)
     ).all()
     return [_to_record(r) for r in rows], total
+
+
+def scan(
+    conn: Connection,
+    *,
+    schemata: Sequence[str] | None = None,
+    database: str | None = None,
+    batch: int = 5000,
+) -> Iterable[Record]:
+    """Every live record (of these schemata, in this database) in id order, a batch at a time:
+    a whole-database job reads millions of records without holding them all."""
+    where = [records.c.deleted.is_(False)]
+    if schemata:
+        where.append(records.c.schema.in_(list(schemata)))
+    if database:
+        where.append(records.c.database == database)
+    after = ""
+    while True:
+        rows = conn.execute(
+            select(records)
+            .where(*where, records.c.id > after)
+            .order_by(records.c.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield _to_record(row)
+        after = rows[-1].id

@@ -11,9 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData
 
+from polex.access.policy import READING_ROLES
 from polex.access.principal import Principal, Role
 from polex.node.home import Node
-from polex.web import cookies, security, sessions
+from polex.web import cookies, purpose, security, sessions
 from polex.web.settings import WebSettings
 
 PRE_COOKIE = "polex_pre"
@@ -91,6 +92,7 @@ def current_principal(request: Request) -> Principal:
             principal = sessions.principal(conn, cookie.token, web.node.name)
     if principal is None:
         cookies.clear(request, web.settings, sessions.COOKIE)
+        cookies.clear(request, web.settings, purpose.COOKIE)
         raise LoginRequired("timeout" if cookie.idle(web.settings, now) else "expired")
     cookies.queue(
         request,
@@ -113,6 +115,10 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
         return principal
 
     return check
+
+
+# Officers, analysts and supervisors: the roles that read records, search and send messages.
+ReaderDep = Annotated[Principal, Depends(require(*READING_ROLES))]
 
 
 async def form_data(request: Request) -> FormData:

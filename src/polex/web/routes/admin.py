@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from polex.access import accounts
+from polex.access import accounts, totp
+from polex.access import sessions as access_sessions
 from polex.access.principal import Principal, Role
-from polex.federation import links
+from polex.federation.status import link_status
 from polex.model.validation import validate_country
 from polex.store import agencies
 from polex.web.deps import FormDep, require, web_of, web_router
@@ -17,16 +18,13 @@ from polex.web.render import page, redirect
 
 router = web_router()
 Admin = Annotated[Principal, Depends(require(Role.admin))]
-NOTICES = {"agency": "Agency registered.", "user": "User registered."}
-
-
-def link_status(link: links.Link) -> str:
-    """One word for the operator: is traffic flowing over this link?"""
-    if link.last_failure_at and (
-        link.last_contact_at is None or link.last_failure_at > link.last_contact_at
-    ):
-        return "failing"
-    return "up" if link.last_contact_at else "not yet contacted"
+NOTICES = {
+    "agency": "Agency registered.",
+    "user": "User registered.",
+    "password": "Password set; a lock on the account is lifted.",
+    "totp": "New second factor issued.",
+    "sessions": "All web sessions of the user ended.",
+}
 
 
 def _admin_page(
@@ -36,11 +34,12 @@ def _admin_page(
     values: dict[str, str] | None = None,
     status: int = 200,
     notice: str = "",
+    secret: dict[str, str] | None = None,
 ) -> HTMLResponse:
     with web_of(request).node.engine.begin() as conn:
         known = agencies.all_agencies(conn)
         users = accounts.list_users(conn)
-        partners = [(link, link_status(link)) for link in links.all_links(conn)]
+        partners = link_status(conn)
     return page(
         request,
         "admin.html",
@@ -54,6 +53,7 @@ def _admin_page(
         roles=list(Role),
         errors=errors or {},
         values=values or {},
+        secret=secret,
     )
 
 
@@ -86,10 +86,51 @@ def agency_add(request: Request, principal: Admin, data: FormDep) -> Response:
 @router.post("/admin/users")
 def user_add(request: Request, principal: Admin, data: FormDep) -> Response:
     values = {k: str(data.get(k) or "").strip() for k in ("username", "agency", "role")}
+    password = str(data.get("password") or "") or None
     try:
         with web_of(request).node.engine.begin() as conn:
-            accounts.add_user(conn, values["username"], values["agency"], values["role"])
+            new = accounts.add_user(
+                conn, values["username"], values["agency"], values["role"], password=password
+            )
     except accounts.AccountError as exc:
         field = str(exc).split(":", 1)[0]
         return _admin_page(request, errors={field: str(exc)}, values=values, status=422)
-    return redirect("/admin?notice=user")
+    shown = _secret(request, new.user.username, new.totp_secret)
+    return _admin_page(request, notice="user", secret=shown)
+
+
+def _secret(request: Request, username: str, secret: str) -> dict[str, str]:
+    """A second-factor secret, shown once, with the URI an authenticator app reads."""
+    node = web_of(request).node.name
+    return {
+        "username": username,
+        "secret": secret,
+        "uri": totp.provisioning_uri(secret, username, node),
+    }
+
+
+@router.post("/admin/users/manage")
+def user_manage(request: Request, principal: Admin, data: FormDep) -> Response:
+    username = str(data.get("username") or "")
+    action = str(data.get("action") or "")
+    secret = None
+    try:
+        with web_of(request).node.engine.begin() as conn:
+            if action == "password":
+                accounts.set_password(
+                    conn, username, str(data.get("password") or ""), actor=principal.actor
+                )
+            elif action == "totp":
+                secret = accounts.reset_totp(conn, username, actor=principal.actor)
+            elif action == "sessions":
+                access_sessions.end_all(conn, username, actor=principal.actor)
+            else:
+                raise accounts.AccountError("action: password, totp or sessions")
+    except accounts.AccountError as exc:
+        field = "manage_" + str(exc).split(":", 1)[0]
+        return _admin_page(request, errors={field: str(exc)}, status=422)
+    return _admin_page(
+        request,
+        notice=action,
+        secret=_secret(request, username, secret) if secret else None,
+    )

@@ -8,7 +8,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from polex.access import accounts
-from polex.web import cookies, sessions
+from polex.web import cookies, purpose, sessions
 from polex.web.deps import PRE_COOKIE, FormDep, session_cookie, web_of, web_router
 from polex.web.render import page, redirect
 
@@ -76,6 +76,7 @@ def login(request: Request, data: FormDep) -> Response:
         max_age=web.settings.session_lifetime,
     )
     cookies.clear(request, web.settings, PRE_COOKIE)
+    cookies.clear(request, web.settings, purpose.COOKIE)  # the last user's purposes stay theirs
     return redirect(next_url)
 
 
@@ -87,4 +88,5 @@ def logout(request: Request) -> Response:
         with web.node.engine.begin() as conn:
             sessions.end(conn, cookie.token)
     cookies.clear(request, web.settings, sessions.COOKIE)
+    cookies.clear(request, web.settings, purpose.COOKIE)
     return redirect("/login?reason=logout")

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from polex.access.policy import READING_ROLES
 from polex.access.principal import Principal, Role
 from polex.match import hits
 from polex.model.envelope import Database
-from polex.web.deps import FormDep, require, web_of, web_router
+from polex.web.deps import FormDep, ReaderDep, web_of, web_router
 from polex.web.render import page, redirect
 
 router = web_router()
-Reader = Annotated[Principal, Depends(require(*READING_ROLES))]
 PAGE_SIZE = 50
 DECISIONS = [
     (hits.Status.confirmed.value, "Confirmed: same entity"),
@@ -27,7 +25,7 @@ DECISIONS = [
 @router.get("/hits")
 def hit_list(
     request: Request,
-    principal: Reader,
+    principal: ReaderDep,
     status: str = "pending",
     database: str = "",
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -53,17 +51,25 @@ def hit_list(
 
 
 def _hit_page(
-    request: Request, principal: Principal, hit_id: int, error: str | None = None,
-    notice: str | None = None, status: int = 200,
-) -> HTMLResponse:  # fmt: skip
+    request: Request,
+    principal: Principal,
+    hit_id: int,
+    error: str | None = None,
+    notice: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     try:
         with web_of(request).node.engine.begin() as conn:
             hit = hits.get_hit(conn, principal, hit_id)
     except hits.HitNotFound:
         return page(
-            request, "error.html", title="Hit not found", section="hits", status=404,
+            request,
+            "error.html",
+            title="Hit not found",
+            section="hits",
+            status=404,
             error=f"hit_id: hit {hit_id} not found",
-        )  # fmt: skip
+        )
     return page(
         request,
         "hits/view.html",
@@ -79,25 +85,32 @@ def _hit_page(
 
 
 @router.get("/hits/{hit_id}")
-def hit_view(request: Request, principal: Reader, hit_id: int) -> HTMLResponse:
+def hit_view(request: Request, principal: ReaderDep, hit_id: int) -> HTMLResponse:
     return _hit_page(request, principal, hit_id)
 
 
 @router.post("/hits/{hit_id}/decide")
-def hit_decide(request: Request, principal: Reader, hit_id: int, data: FormDep) -> Response:
+def hit_decide(request: Request, principal: ReaderDep, hit_id: int, data: FormDep) -> Response:
     decision = str(data.get("status") or "")
     comment = str(data.get("comment") or "").strip() or None
     if decision not in {value for value, _ in DECISIONS}:
         return _hit_page(
-            request, principal, hit_id, status=422,
+            request,
+            principal,
+            hit_id,
+            status=422,
             error="status: choose confirmed, rejected or needs more information",
-        )  # fmt: skip
+        )
     try:
         with web_of(request).node.engine.begin() as conn:
             hits.decide(
-                conn, principal, hit_id, hits.Status(decision), comment,
+                conn,
+                principal,
+                hit_id,
+                hits.Status(decision),
+                comment,
                 fraudulent=data.get("fraudulent") == "1",
-            )  # fmt: skip
+            )
     except hits.DecisionRefused as exc:
         return _hit_page(request, principal, hit_id, error=str(exc), status=403)
     except hits.HitNotFound:

@@ -5,29 +5,38 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Literal
+from urllib.parse import quote
 
-from fastapi import Depends, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
+from starlette.datastructures import FormData, UploadFile
 
-from polex.access.policy import READING_ROLES
 from polex.access.principal import Principal
 from polex.api.messages import mailroom_for
-from polex.messaging import mailbox, outbox, refs, render, workspaces
+from polex.messaging import attachments, mailbox, outbox, refs, render, workspaces
 from polex.messaging.errors import MessagingError
 from polex.messaging.mailroom import Mailroom
-from polex.messaging.model import IN_INBOX, DeliveryState, Draft, Priority
+from polex.messaging.model import IN_INBOX, AttachmentMeta, DeliveryState, Draft, Priority
 from polex.model.envelope import Handling
 from polex.store import agencies
-from polex.web.deps import FormDep, require, web_of, web_router
+from polex.web.deps import FormDep, ReaderDep, web_of, web_router
 from polex.web.render import page, redirect
 
 router = web_router()
-Reader = Annotated[Principal, Depends(require(*READING_ROLES))]
 PAGE_SIZE = 50
 NOTICES = {"sent": "Message sent.", "acknowledged": "Message acknowledged: the sender is told."}
-COMPOSE_FIELDS = ("id", "to", "subject", "body", "handling", "priority", "case_ref",
-                  "in_reply_to", "workspace_id")  # fmt: skip
+COMPOSE_FIELDS = (
+    "id",
+    "to",
+    "subject",
+    "body",
+    "handling",
+    "priority",
+    "case_ref",
+    "in_reply_to",
+    "workspace_id",
+)
 
 
 def room_of(request: Request) -> Mailroom:
@@ -38,7 +47,7 @@ def room_of(request: Request) -> Mailroom:
 @router.get("/messages")
 def message_list(
     request: Request,
-    principal: Reader,
+    principal: ReaderDep,
     box: Literal["inbox", "outbox"] = "inbox",
     offset: Annotated[int, Query(ge=0)] = 0,
     notice: str = "",
@@ -66,6 +75,7 @@ def _compose_page(
     records: list[refs.RecordRef],
     errors: dict[str, list[str]] | None = None,
     status: int = 200,
+    files: list[tuple[str, AttachmentMeta]] | None = None,
 ) -> HTMLResponse:
     web = web_of(request)
     with web.node.engine.begin() as conn:
@@ -84,13 +94,15 @@ def _compose_page(
         workspaces=mine,
         handlings=list(Handling),
         priorities=list(Priority),
+        files=files or [],
+        max_mb=room_of(request).settings.attachment_max_bytes // 2**20,
     )
 
 
 @router.get("/messages/new")
 def compose(
     request: Request,
-    principal: Reader,
+    principal: ReaderDep,
     to: str = "",
     record: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI reads the default
     about: str = "",
@@ -98,8 +110,9 @@ def compose(
     workspace: str = "",
 ) -> HTMLResponse:
     values = {k: "" for k in COMPOSE_FIELDS}
-    values.update(id=str(uuid.uuid4()), to=to, handling="H0", priority="routine",
-                  workspace_id=workspace)  # fmt: skip
+    values.update(
+        id=str(uuid.uuid4()), to=to, handling="H0", priority="routine", workspace_id=workspace
+    )
     if about:
         values["body"] = f"About a record of yours that my search hit: `{about}`.\n\n"
     with web_of(request).node.engine.begin() as conn:
@@ -124,11 +137,14 @@ def compose(
 
 
 @router.post("/messages/new")
-def send(request: Request, principal: Reader, data: FormDep) -> Response:
+def send(request: Request, principal: ReaderDep, data: FormDep) -> Response:
     values = {k: str(data.get(k) or "").strip() for k in COMPOSE_FIELDS}
     record_ids = [str(r) for r in data.getlist("records")]
     errors: dict[str, list[str]] = {}
+    room = room_of(request)
+    staged = [str(a) for a in data.getlist("attachments")]
     try:
+        staged += _stage_files(room, principal, data)
         draft = Draft(
             id=values["id"] or None,
             to=[t.strip() for t in values["to"].replace(";", ",").split(",") if t.strip()],
@@ -140,8 +156,9 @@ def send(request: Request, principal: Reader, data: FormDep) -> Response:
             in_reply_to=values["in_reply_to"] or None,
             workspace_id=values["workspace_id"] or None,
             records=record_ids,
+            attachments=staged,
         )
-        sent = outbox.send(room_of(request), principal, draft)
+        sent = outbox.send(room, principal, draft)
         return redirect(f"/messages/{sent.message.id}?notice=sent")
     except ValidationError as exc:
         for err in exc.errors():
@@ -151,21 +168,48 @@ def send(request: Request, principal: Reader, data: FormDep) -> Response:
         errors.setdefault("handling", []).append(f"handling: {exc}")
     except MessagingError as exc:
         name = exc.field.split("[")[0].split(".")[0]
-        errors.setdefault(name if name in COMPOSE_FIELDS else "form", []).append(exc.message)
+        name = "attachments" if name in ("file", "files") else name
+        known = name in COMPOSE_FIELDS or name in ("attachments", "records")
+        errors.setdefault(name if known else "form", []).append(exc.message)
     with web_of(request).node.engine.begin() as conn:
         shown = refs.visible(conn, principal, record_ids)
-    return _compose_page(request, principal, values, shown, errors, status=422)
+        try:
+            metas = attachments.staged(conn, principal.agency, staged)
+        except MessagingError:  # a forged id: offer none of them again
+            staged, metas = [], []
+    files = list(zip(staged, metas, strict=True))
+    return _compose_page(request, principal, values, shown, errors, status=422, files=files)
+
+
+def _stage_files(room: Mailroom, principal: Principal, data: FormData) -> list[str]:
+    """Keep each uploaded file for this message (type sniffed, size capped); their ids."""
+    ids = []
+    limit = room.settings.attachment_max_bytes
+    for upload in data.getlist("files"):
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            continue
+        content = attachments.read_capped(upload.file, limit)
+        with room.engine.begin() as conn:
+            staged = attachments.stage(
+                conn, room.blobs, principal, upload.filename, upload.content_type, content, limit
+            )
+        ids.append(staged.id)
+    return ids
 
 
 def _not_found(request: Request, exc: MessagingError) -> HTMLResponse:
     return page(
-        request, "error.html", title="Message not found", section="messages",
-        status=exc.status, error=exc.message,
-    )  # fmt: skip
+        request,
+        "error.html",
+        title="Message not found",
+        section="messages",
+        status=exc.status,
+        error=exc.message,
+    )
 
 
 @router.get("/messages/{message_id}")
-def read(request: Request, principal: Reader, message_id: str, notice: str = "") -> HTMLResponse:
+def read(request: Request, principal: ReaderDep, message_id: str, notice: str = "") -> HTMLResponse:
     room = room_of(request)
     try:
         reading = mailbox.read(room, principal, message_id)
@@ -189,7 +233,7 @@ def read(request: Request, principal: Reader, message_id: str, notice: str = "")
 
 
 @router.post("/messages/{message_id}/ack")
-def acknowledge(request: Request, principal: Reader, message_id: str) -> Response:
+def acknowledge(request: Request, principal: ReaderDep, message_id: str) -> Response:
     try:
         mailbox.acknowledge(room_of(request), principal, message_id)
     except MessagingError as exc:
@@ -197,8 +241,25 @@ def acknowledge(request: Request, principal: Reader, message_id: str) -> Respons
     return redirect(f"/messages/{message_id}?notice=acknowledged")
 
 
+@router.get("/messages/{message_id}/attachments/{sha256}")
+def download(request: Request, principal: ReaderDep, message_id: str, sha256: str) -> Response:
+    """The file as its sender's node signed it; never rendered inline."""
+    try:
+        meta, content = mailbox.download(room_of(request), principal, message_id, sha256)
+    except MessagingError as exc:
+        return _not_found(request, exc)
+    return Response(
+        content,
+        media_type=meta.content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(meta.filename)}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 @router.get("/threads/{thread_id}")
-def thread(request: Request, principal: Reader, thread_id: str) -> HTMLResponse:
+def thread(request: Request, principal: ReaderDep, thread_id: str) -> HTMLResponse:
     try:
         readings = mailbox.thread(room_of(request), principal, thread_id)
     except MessagingError as exc:

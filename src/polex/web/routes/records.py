@@ -6,11 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Connection
 
-from polex.access.policy import READING_ROLES, View
+from polex.access.policy import View
 from polex.access.principal import Principal
+from polex.match import hits as match_hits
 from polex.messaging import workspaces
 from polex.model.envelope import Database, Handling
 from polex.model.ftm import model
@@ -18,12 +20,12 @@ from polex.model.record import Record, RecordVersion
 from polex.node import records as service
 from polex.store import records as store
 from polex.web import forms, purpose
-from polex.web.deps import FormDep, require, web_of, web_router
+from polex.web.deps import FormDep, ReaderDep, web_of, web_router
 from polex.web.render import page, redirect
 
 router = web_router()
-Reader = Annotated[Principal, Depends(require(*READING_ROLES))]
 PAGE_SIZE = 50
+RECORD_HITS = 200  # the agency's latest hits in the record's database, searched for this one
 NOTICES = {
     "created": "Record created.",
     "updated": "Record corrected: a new version was stored.",
@@ -51,10 +53,14 @@ class VersionRow:
 
 
 def property_rows(record: Record) -> list[PropertyRow]:
-    """The entity's properties in the schema's own order, labelled as FtM labels them."""
+    """The entity's properties, the schema's featured ones first, labelled as FtM labels them."""
     schema = model.get(record.schema)
+    order = list(dict.fromkeys([*schema.featured, *schema.properties])) if schema else []
     rows = []
-    for name, values in record.properties.items():
+    for name, values in sorted(
+        record.properties.items(),
+        key=lambda item: order.index(item[0]) if item[0] in order else len(order),
+    ):
         prop = schema.get(name) if schema else None
         rows.append(
             PropertyRow(
@@ -94,10 +100,22 @@ def version_rows(versions: list[RecordVersion]) -> list[VersionRow]:
     return list(reversed(rows))
 
 
+def hits_of(conn: Connection, principal: Principal, record: Record) -> list[dict[str, Any]]:
+    """The hits of the reader's agency that involve this record, each with its other side."""
+    found, _ = match_hits.list_hits(conn, principal, database=record.database, limit=RECORD_HITS)
+    shown = []
+    for hit in found:
+        ids = [side.get("record_id") for side in hit["records"]]
+        if record.id in ids:
+            other = hit["records"][1 - ids.index(record.id)]
+            shown.append({**hit, "other": other})
+    return shown
+
+
 @router.get("/records")
 def list_records(
     request: Request,
-    principal: Reader,
+    principal: ReaderDep,
     database: str = "",
     offset: Annotated[int, Query(ge=0)] = 0,
     notice: str = "",
@@ -143,7 +161,7 @@ def _form_page(
 
 @router.get("/records/new")
 def new_record(
-    request: Request, principal: Reader, database: str = "", schema: str = ""
+    request: Request, principal: ReaderDep, database: str = "", schema: str = ""
 ) -> HTMLResponse:
     form = forms.refreshed(forms.from_form({"polex.database": database, "schema": schema}))
     web = web_of(request)
@@ -154,7 +172,7 @@ def new_record(
 
 
 @router.post("/records/new")
-def create_record(request: Request, principal: Reader, data: FormDep) -> Response:
+def create_record(request: Request, principal: ReaderDep, data: FormDep) -> Response:
     form = forms.from_form(data)
     if data.get("refresh"):  # the schema or database changed: show its fields, validate nothing
         return _form_page(request, forms.refreshed(form), record=None)
@@ -189,7 +207,7 @@ def _read(
 
 @router.get("/records/{record_id}")
 def view_record(
-    request: Request, principal: Reader, record_id: str, notice: str = ""
+    request: Request, principal: ReaderDep, record_id: str, notice: str = ""
 ) -> HTMLResponse:
     record, view, versions, stated = _read(request, principal, record_id)
     if record is None:
@@ -212,6 +230,7 @@ def view_record(
         )
     with web_of(request).node.engine.begin() as conn:
         mine = workspaces.list_mine(conn, web_of(request).node.name, principal)
+        record_hits = hits_of(conn, principal, record)
     rows = property_rows(record)
     return page(
         request,
@@ -227,6 +246,7 @@ def view_record(
         owned=record.owner == principal.agency,
         purpose=stated,
         workspaces=mine,
+        record_hits=record_hits,
     )
 
 
@@ -240,7 +260,7 @@ def _owned_record(request: Request, principal: Principal, record_id: str) -> Rec
 
 
 @router.get("/records/{record_id}/edit")
-def edit_record(request: Request, principal: Reader, record_id: str) -> HTMLResponse:
+def edit_record(request: Request, principal: ReaderDep, record_id: str) -> HTMLResponse:
     record = _owned_record(request, principal, record_id)
     if record is None:
         return page(
@@ -255,7 +275,9 @@ def edit_record(request: Request, principal: Reader, record_id: str) -> HTMLResp
 
 
 @router.post("/records/{record_id}/edit")
-def update_record(request: Request, principal: Reader, record_id: str, data: FormDep) -> Response:
+def update_record(
+    request: Request, principal: ReaderDep, record_id: str, data: FormDep
+) -> Response:
     record = _owned_record(request, principal, record_id)
     if record is None:
         return page(
@@ -282,7 +304,9 @@ def update_record(request: Request, principal: Reader, record_id: str, data: For
 
 
 @router.post("/records/{record_id}/delete")
-def delete_record(request: Request, principal: Reader, record_id: str, data: FormDep) -> Response:
+def delete_record(
+    request: Request, principal: ReaderDep, record_id: str, data: FormDep
+) -> Response:
     reason = str(data.get("reason") or "")
     try:
         with web_of(request).node.engine.begin() as conn:

@@ -6,44 +6,49 @@ shares only as a hit says so and whom to contact, nothing more."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
-from polex.access.policy import READING_ROLES, View
-from polex.access.principal import Principal
+from polex.api.links import federation_for
+from polex.federation import fedsearch
 from polex.model.envelope import Database
-from polex.search.engine import Hit, SearchQuery, search
+from polex.search.engine import SearchQuery, search
+from polex.search.views import hit_json
 from polex.web import purpose
-from polex.web.deps import FormDep, require, web_of, web_router
+from polex.web.deps import FormDep, ReaderDep, web_of, web_router
 from polex.web.render import page
 
 router = web_router()
-Reader = Annotated[Principal, Depends(require(*READING_ROLES))]
-FIELDS = ("q", "name", "birth_date", "nationality", "gender", "identifiers", "purpose", "case_ref")
+FIELDS = (
+    "q", "name", "birth_date", "nationality", "gender", "identifiers", "purpose", "case_ref",
+    "federated",
+)  # fmt: skip
 
 
 @dataclass
 class Results:
-    groups: list[tuple[Database, list[Hit]]] = field(default_factory=list)
-    restricted: list[Hit] = field(default_factory=list)
+    groups: list[tuple[Database, list[dict[str, Any]]]] = field(default_factory=list)
+    restricted: list[dict[str, Any]] = field(default_factory=list)
+    partners: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def count(self) -> int:
         return sum(len(hits) for _, hits in self.groups) + len(self.restricted)
 
 
-def group(hits: list[Hit]) -> Results:
-    """Full hits by database (in the databases' own order), restricted hits apart."""
-    by_db: dict[str, list[Hit]] = {}
-    results = Results()
+def group(hits: list[dict[str, Any]], partners: list[dict[str, Any]] | None = None) -> Results:
+    """Full hits by database (in the databases' own order), restricted hits apart; hits come
+    as the API gives them, from this node or, in a federated search, from partners too."""
+    by_db: dict[str, list[dict[str, Any]]] = {}
+    results = Results(partners=partners or [])
     for hit in hits:
-        if hit.view == View.full:
-            by_db.setdefault(hit.record.database, []).append(hit)
-        else:
+        if hit.get("restricted"):
             results.restricted.append(hit)
+        else:
+            by_db.setdefault(str(hit.get("database")), []).append(hit)
     results.groups = [(db, by_db[db.value]) for db in Database if db.value in by_db]
     return results
 
@@ -74,7 +79,9 @@ def _page(
 
 
 @router.get("/search")
-def search_form(request: Request, principal: Reader, case_ref: str | None = None) -> HTMLResponse:
+def search_form(
+    request: Request, principal: ReaderDep, case_ref: str | None = None
+) -> HTMLResponse:
     web = web_of(request)
     remembered = purpose.load(request, web.settings, web.secret)
     case = remembered.case_ref if case_ref is None else case_ref.strip()
@@ -86,9 +93,10 @@ def search_form(request: Request, principal: Reader, case_ref: str | None = None
 
 
 @router.post("/search")
-def run_search(request: Request, principal: Reader, data: FormDep) -> HTMLResponse:
+def run_search(request: Request, principal: ReaderDep, data: FormDep) -> HTMLResponse:
     web = web_of(request)
     values = {k: str(data.get(k) or "").strip() for k in FIELDS}
+    values["federated"] = "1" if data.get("federated") == "1" else ""
     selected = [str(v) for v in data.getlist("databases")]
     try:
         query = SearchQuery(
@@ -101,6 +109,7 @@ def run_search(request: Request, principal: Reader, data: FormDep) -> HTMLRespon
             databases=[Database(d) for d in selected if d in Database.__members__] or None,
             purpose=values["purpose"],
             case_ref=values["case_ref"] or None,
+            federated=data.get("federated") == "1",
         )
     except ValidationError as exc:
         errors: dict[str, list[str]] = {}
@@ -114,9 +123,17 @@ def run_search(request: Request, principal: Reader, data: FormDep) -> HTMLRespon
     if not any([query.q, query.name, query.birth_date, query.identifiers]):
         errors = {"q": ["q: type a name, a document or vehicle number, or a birth date"]}
         return _page(request, values, selected=selected, errors=errors, status=422)
-    with web.node.engine.begin() as conn:
-        hits = search(conn, principal, query)
+
+    def local() -> list[dict[str, Any]]:
+        with web.node.engine.begin() as conn:
+            return [hit_json(h, web.node.name) for h in search(conn, principal, query)]
+
+    if query.federated:
+        merged = fedsearch.search(federation_for(request.app), principal, query, local)
+        results = group(merged["hits"], merged["partners"])
+    else:
+        results = group(local())
     remembered = purpose.load(request, web.settings, web.secret)
     remembered.remember(query.case_ref, query.purpose)
     purpose.save(request, web.settings, web.secret, remembered)
-    return _page(request, values, selected=selected, results=group(hits))
+    return _page(request, values, selected=selected, results=results)

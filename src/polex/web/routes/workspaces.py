@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from polex.access.policy import READING_ROLES
 from polex.access.principal import Principal
 from polex.messaging import mailbox, workspaces
 from polex.messaging.errors import MessagingError
-from polex.web.deps import FormDep, require, web_of, web_router
+from polex.web.deps import FormDep, ReaderDep, web_of, web_router
 from polex.web.render import page, redirect
 from polex.web.routes.messages import room_of
 
 router = web_router()
-Reader = Annotated[Principal, Depends(require(*READING_ROLES))]
 NOTICES = {
     "created": "Workspace opened.",
     "invited": "Agency invited.",
@@ -25,9 +21,13 @@ NOTICES = {
 
 
 def _list_page(
-    request: Request, principal: Principal, errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None, status: int = 200, notice: str = "",
-) -> HTMLResponse:  # fmt: skip
+    request: Request,
+    principal: Principal,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+    notice: str = "",
+) -> HTMLResponse:
     web = web_of(request)
     with web.node.engine.begin() as conn:
         mine = workspaces.list_mine(conn, web.node.name, principal)
@@ -45,12 +45,12 @@ def _list_page(
 
 
 @router.get("/workspaces")
-def workspace_list(request: Request, principal: Reader, notice: str = "") -> HTMLResponse:
+def workspace_list(request: Request, principal: ReaderDep, notice: str = "") -> HTMLResponse:
     return _list_page(request, principal, notice=notice)
 
 
 @router.post("/workspaces")
-def workspace_create(request: Request, principal: Reader, data: FormDep) -> Response:
+def workspace_create(request: Request, principal: ReaderDep, data: FormDep) -> Response:
     web = web_of(request)
     values = {k: str(data.get(k) or "").strip() for k in ("name", "case_ref")}
     try:
@@ -65,7 +65,7 @@ def workspace_create(request: Request, principal: Reader, data: FormDep) -> Resp
 
 @router.get("/workspaces/{workspace_id}")
 def workspace_view(
-    request: Request, principal: Reader, workspace_id: str, notice: str = "", error: str = ""
+    request: Request, principal: ReaderDep, workspace_id: str, notice: str = "", error: str = ""
 ) -> HTMLResponse:
     web = web_of(request)
     try:
@@ -77,9 +77,13 @@ def workspace_view(
         )
     except MessagingError as exc:
         return page(
-            request, "error.html", title="Workspace not found", section="workspaces",
-            status=exc.status, error=exc.message,
-        )  # fmt: skip
+            request,
+            "error.html",
+            title="Workspace not found",
+            section="workspaces",
+            status=exc.status,
+            error=exc.message,
+        )
     return page(
         request,
         "workspaces/view.html",
@@ -96,7 +100,7 @@ def workspace_view(
 
 @router.post("/workspaces/{workspace_id}/invite")
 def workspace_invite(
-    request: Request, principal: Reader, workspace_id: str, data: FormDep
+    request: Request, principal: ReaderDep, workspace_id: str, data: FormDep
 ) -> Response:
     web = web_of(request)
     try:
@@ -110,7 +114,7 @@ def workspace_invite(
 
 
 @router.post("/workspaces/share")
-def workspace_share(request: Request, principal: Reader, data: FormDep) -> Response:
+def workspace_share(request: Request, principal: ReaderDep, data: FormDep) -> Response:
     web = web_of(request)
     workspace_id = str(data.get("workspace_id") or "")
     try:
@@ -120,7 +124,11 @@ def workspace_share(request: Request, principal: Reader, data: FormDep) -> Respo
             )
     except MessagingError as exc:
         return page(
-            request, "error.html", title="Not shared", section="workspaces",
-            status=exc.status, error=exc.message,
-        )  # fmt: skip
+            request,
+            "error.html",
+            title="Not shared",
+            section="workspaces",
+            status=exc.status,
+            error=exc.message,
+        )
     return redirect(f"/workspaces/{workspace_id}?notice=shared")

@@ -6,12 +6,3 @@ document.addEventListener("htmx:configRequest", function (event) {
     event.detail.headers["X-CSRF-Token"] = meta.getAttribute("content");
   }
 });
-
-// A swapped-in region announces itself to screen readers and takes the focus when asked.
-document.addEventListener("htmx:afterSwap", function (event) {
-  var target = event.detail.target;
-  if (target && target.hasAttribute("data-focus-after-swap")) {
-    target.setAttribute("tabindex", "-1");
-    target.focus();
-  }
-});

@@ -1,0 +1,161 @@
+"""Batch cross-matching of a whole database (or of everything an import brought): the node's
+records as comparable columns, the trained model's predictions, and a hit for both owners of
+each pair of different owners it scores at or above the review probability.
+
+The real-time path matches one record as it is written; this one re-reads everything at once,
+so it finds what the real-time path could not (the second record of a pair arrived when the
+first was not yet there, a model retrained on more data) and learns the node's own data.
+Hits go through the same ``record_hit``: one per pair whichever path found it first, restricted
+sides handled there, and a re-run creates nothing twice. Hits are written in chunks, each in
+its own transaction, so a run stopped half way leaves whole chunks and the next run completes
+them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import Engine
+
+from polex.audit import log as audit
+from polex.match import features, linkage, model_store
+from polex.match.hits import record_hit
+from polex.store import records as store
+
+DEFAULT_SCHEMATA = ("Person",)
+# Bumped when the comparable columns change: a model trained on other columns is retrained.
+FEATURES_VERSION = 1
+ACTOR = "system:crossmatch-batch"
+
+
+class BatchRefused(ValueError):
+    """The batch cannot run: nothing to compare, or no model to compare with."""
+
+
+@dataclass
+class BatchReport:
+    records: int = 0
+    owners: int = 0
+    pairs: int = 0
+    hits_created: int = 0
+    hits_existing: int = 0
+    model_version: int | None = None
+    trained: bool = False
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _entities(
+    engine: Engine, schemata: Sequence[str], database: str | None
+) -> Iterator[features.Entity]:
+    with engine.connect() as conn:
+        for record in store.scan(conn, schemata=schemata, database=database):
+            yield features.Entity(record.id, record.owner, record.schema, record.properties)
+
+
+def export(
+    engine: Engine, schemata: Sequence[str] = DEFAULT_SCHEMATA, database: str | None = None
+) -> pa.Table:
+    """The node's live records of these schemata as comparable columns."""
+    return features.frame(_entities(engine, schemata, database))
+
+
+def _scope(schemata: Sequence[str], database: str | None) -> dict[str, Any]:
+    return {"schemata": sorted(schemata), "database": database, "features": FEATURES_VERSION}
+
+
+def _train(
+    engine: Engine, linker: Any, table: pa.Table, scope: dict[str, Any], actor: str
+) -> model_store.Model:
+    started = time.perf_counter()
+    metrics = linkage.train(linker)
+    metrics["seconds"] = round(time.perf_counter() - started, 2)
+    with engine.begin() as conn:
+        return model_store.save(
+            conn,
+            linkage.model_dict(linker),
+            trained_on=table.num_rows,
+            scope=scope,
+            metrics=metrics,
+            actor=actor,
+        )
+
+
+def run(
+    engine: Engine,
+    node: str,
+    *,
+    schemata: Sequence[str] = DEFAULT_SCHEMATA,
+    database: str | None = None,
+    train: bool = False,
+    threshold: float = linkage.REVIEW_PROBABILITY,
+    actor: str = ACTOR,
+    db_api: Any = None,
+) -> BatchReport:
+    """Cross-match every live record of ``schemata`` (in ``database``, else all databases).
+
+    Trains and saves a new model version when asked, or when none fits the current columns;
+    otherwise predicts with the latest one. ``db_api`` is the Splink backend (DuckDB in memory
+    by default; a ``SparkAPI`` for a node that outgrows one machine)."""
+    started = time.perf_counter()
+    table = export(engine, schemata, database)
+    report = BatchReport(records=table.num_rows)
+    report.owners = len(set(table.column("owner").to_pylist()))
+    if report.owners < 2:
+        if train:
+            raise BatchRefused("records: training needs records of at least two agencies")
+        report.seconds = round(time.perf_counter() - started, 2)
+        return report
+    if db_api is None:
+        from splink import DuckDBAPI
+
+        db_api = DuckDBAPI()
+    scope = _scope(schemata, database)
+    with engine.connect() as conn:
+        model = model_store.latest(conn)
+    if train or model is None or model.scope.get("features") != FEATURES_VERSION:
+        linker = linkage.linker(db_api, table)
+        model, report.trained = _train(engine, linker, table, scope, actor), True
+    else:
+        linker = linkage.linker(db_api, table, model.settings)
+    report.model_version = model.version
+    predictions = linkage.predict(linker, threshold)
+    for chunk in linkage.pairs(linker, predictions, model.settings):
+        created, existing = _write_hits(engine, node, chunk)
+        report.pairs += len(chunk)
+        report.hits_created += created
+        report.hits_existing += existing
+    report.seconds = round(time.perf_counter() - started, 2)
+    with engine.begin() as conn:
+        audit.append(
+            conn,
+            actor=actor,
+            action="crossmatch.batch",
+            details={**report.to_json(), **scope, "threshold": threshold},
+        )
+    return report
+
+
+def _write_hits(engine: Engine, node: str, chunk: Sequence[linkage.Pair]) -> tuple[int, int]:
+    created = existing = 0
+    with engine.begin() as conn:
+        loaded = store.get_many(conn, {p.left for p in chunk} | {p.right for p in chunk})
+        for pair in chunk:
+            left, right = loaded.get(pair.left), loaded.get(pair.right)
+            if left is None or right is None or left.deleted or right.deleted:
+                continue  # changed since the export; the next run sees it as it is now
+            if left.owner == right.owner:
+                continue
+            hit = record_hit(
+                conn, left, right, round(pair.probability, 4), pair.features, "batch", node
+            )
+            if hit.created:
+                created += 1
+            else:
+                existing += 1
+    return created, existing
