@@ -26,7 +26,7 @@ demo: install
 	$(BIN)/polex demo --size small
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src
 	$(BIN)/mypy src
 
 test: install browser lint

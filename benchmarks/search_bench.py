@@ -42,11 +42,11 @@ def percentile(values: list[float], q: float) -> float:
 
 def write_data(workdir: Path, persons: int, documents: int, seed: int) -> dict[str, Any]:
     """JSONL files for import, the variant queries with their truth, and document numbers."""
-    from polex.demo.generate import generate_with_truth, travel_documents
+    from polex.demo.generate import persons_with_truth, travel_documents
 
     people, queries, names = workdir / "persons.jsonl", [], {}
     with people.open("w", encoding="utf-8") as fh:
-        for kind, item in generate_with_truth(persons, seed, databases={"intelligence"}):
+        for kind, item in persons_with_truth(persons, seed):
             if kind == "record":
                 fh.write(json.dumps(item, ensure_ascii=False) + "\n")
                 names[item["id"]] = (

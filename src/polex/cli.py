@@ -419,20 +419,22 @@ def import_command(
 
 @app.command()
 def generate(
-    directory: Annotated[Path, typer.Argument(help="Writes DIR/<AGENCY>.jsonl and truth.jsonl.")],
+    directory: Annotated[
+        Path, typer.Argument(help="Writes DIR/<AGENCY>.<DATABASE>.jsonl and DIR/truth.jsonl.")
+    ],
     size: Annotated[int, typer.Option("--size", min=1, help="Number of records.")] = 10_000,
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ) -> None:
     """Deterministic synthetic records for every database, with the ground truth beside them."""
     from rich.progress import Progress
 
-    from polex.demo.generate import write
+    from polex.demo.generate import write_split
 
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("generating", total=size)
-        counts = write(directory, size, seed, lambda n: progress.update(task, completed=n))
-    for code, count in counts.items():
-        console.print(f"{directory / (code + '.jsonl')}: {count} records")
+        counts = write_split(directory, size, seed, lambda n: progress.update(task, completed=n))
+    for name, count in sorted(counts.items()):
+        console.print(f"{directory / name}: {count} records")
     console.print(f"ground truth: {directory / 'truth.jsonl'}")
 
 

@@ -108,9 +108,9 @@ def test_identifiers_pass_their_check_digits() -> None:
         assert re.fullmatch(r"[A-Z0-9]{8,9}", number)
     for country in identifiers.PHONES:
         for n in (0, 123_456, identifiers.PHONE_CAPACITY - 1):
-            number = phonenumbers.parse(identifiers.phone(rng, country, n))
-            assert phonenumbers.is_valid_number(number), (country, n)
-            assert phonenumbers.region_code_for_number(number) == country
+            parsed = phonenumbers.parse(identifiers.phone(rng, country, n))
+            assert phonenumbers.is_valid_number(parsed), (country, n)
+            assert phonenumbers.region_code_for_number(parsed) == country
     # ICAO 9303 part 4's own specimen, then a German one with umlauts expanded
     specimen = identifiers.mrz_td3(
         "L898902C3", "UTO", "Eriksson", "Anna Maria", "740812", "F", "120415", "ZE184226B"

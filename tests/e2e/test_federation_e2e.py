@@ -21,7 +21,10 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, select
 
+from polex.access import accounts
 from polex.messaging.tables import message_deliveries, messages
+from polex.node.home import init_node
+from polex.store import agencies
 
 POLEX = str(Path(sys.executable).with_name("polex"))
 PURPOSE = "Joint investigation ALPHA, vehicle trafficking"
@@ -106,31 +109,23 @@ class NodeProcess:
         return answer.json()
 
     def status(self) -> dict[str, Any]:
-        (link,) = json.loads(polex("link", "status", "--home", str(self.home), "--json"))["links"]
+        """The link's status as GET /api/v1/links reports it."""
+        (link,) = self.api("GET", "/links", next(iter(self.tokens)))["links"]
         return dict(link)
 
 
 def make_node(root: Path, name: str, agency: str, country: str, username: str) -> NodeProcess:
+    """A node home with one agency and one officer (made in this process: the CLI's start-up
+    time would dominate the test; linking goes through the CLI below)."""
     home = root / name
-    polex("init", str(home), "--name", name)
-    polex("agency", "add", agency, "--name", agency, "--country", country, "--home", str(home))
-    new = json.loads(
-        polex(
-            "user",
-            "add",
-            username,
-            "--agency",
-            agency,
-            "--role",
-            "officer",
-            "--home",
-            str(home),
-            "--json",
-        )
-    )
-    node = NodeProcess(name, home, free_port(), free_port())
-    node.tokens[username] = new["token"]
-    return node
+    node = init_node(home, name)
+    with node.engine.begin() as conn:
+        agencies.add(conn, agency, agency, country)
+        token = accounts.add_user(conn, username, agency, "officer").token
+    node.engine.dispose()
+    running = NodeProcess(name, home, free_port(), free_port())
+    running.tokens[username] = token
+    return running
 
 
 @pytest.fixture(scope="module")
@@ -138,21 +133,21 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NodeProces
     root = tmp_path_factory.mktemp("federation")
     a = make_node(root, "NCB-DE", "DE-BKA", "DE", "anna")
     b = make_node(root, "NCB-FR", "FR-DCPJ", "FR", "pierre")
-    for offering, accepting in ((a, b), (b, a)):
-        offer = root / f"{offering.name}.link"
-        with offer.open("w") as out:
+    for node in (a, b):  # each operator offers first: accepting grants what the offer declared
+        with (root / f"{node.name}.link").open("w") as out:
             polex(
                 "link",
                 "offer",
                 "--home",
-                str(offering.home),
+                str(node.home),
                 "--endpoint",
-                f"https://127.0.0.1:{offering.federation_port}",
+                f"https://127.0.0.1:{node.federation_port}",
                 "--share",
                 "intelligence=full",
                 stdout=out,
             )
-        polex("link", "accept", "--home", str(accepting.home), str(offer))
+    polex("link", "accept", "--home", str(b.home), str(root / f"{a.name}.link"))
+    polex("link", "accept", "--home", str(a.home), str(root / f"{b.name}.link"))
     a.start()
     b.start()
     try:
@@ -180,9 +175,9 @@ def test_a_message_crosses_and_its_receipts_return(nodes: tuple[NodeProcess, Nod
     assert [m["id"] for m in inbox] == [mid] and inbox[0]["from"] == "DE-BKA@NCB-DE"
     b.api("POST", f"/messages/{mid}/ack", "pierre")
     wait_for(lambda: delivery_states(a, "anna", mid) == ["acknowledged"], 30, "ack receipt")
-    status = a.status()
-    assert status["state"] == "up" and status["queue_depth"] == 0
-    assert status["certificate_expires"]
+    (status,) = json.loads(polex("link", "status", "--home", str(a.home), "--json"))["links"]
+    assert status["node"] == "NCB-FR" and status["state"] == "up"
+    assert status["queue_depth"] == 0 and status["certificate_expires"]
 
 
 def test_a_federated_search_returns_the_partners_hit(

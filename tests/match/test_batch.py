@@ -28,6 +28,8 @@ from polex.store import records as store
 
 SAME_PERSON = ("variant", "duplicate")
 RECORDS = 1500
+# fewer random pairs than a node draws (linkage.U_MAX_PAIRS): the same training, faster
+U_PAIRS = 2e5
 
 
 def import_for(node: Node, tmp_path: Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -120,7 +122,7 @@ def test_batch_finds_planted_variants_for_both_owners_and_never_twice(
     node: Node, data_dir: Path
 ) -> None:
     truth = planted(data_dir, node)
-    first = batch.run(node.engine, node.name)
+    first = batch.run(node.engine, node.name, u_max_pairs=U_PAIRS)
     assert first.trained and first.model_version == 1
     assert first.owners >= 5 and first.records > RECORDS * 0.8
     found = hit_pairs(node)
@@ -143,7 +145,7 @@ def test_batch_finds_planted_variants_for_both_owners_and_never_twice(
     assert not again.trained and again.model_version == 1
     assert again.hits_created == 0 and again.hits_existing == first.pairs
     assert hit_count(node) == count
-    retrained = batch.run(node.engine, node.name, train=True)
+    retrained = batch.run(node.engine, node.name, train=True, u_max_pairs=U_PAIRS)
     assert retrained.trained and retrained.model_version == 2
     assert retrained.hits_existing >= count * 0.9
     assert hit_count(node) == count + retrained.hits_created
@@ -164,7 +166,7 @@ def test_batch_hits_restricted_sides_and_decisions(
     node: Node, data_dir: Path, client: TestClient, make_actor
 ) -> None:  # type: ignore[no-untyped-def]
     planted(data_dir, node)
-    batch.run(node.engine, node.name, train=True)
+    batch.run(node.engine, node.name, train=True, u_max_pairs=U_PAIRS)
     de = make_actor("anna", "DE-BKA", "officer", "DE")
     sup = make_actor("sven", "DE-BKA", "supervisor", "DE")
     it = make_actor("luca", "IT-SCIP", "officer", "IT")
@@ -217,7 +219,8 @@ def test_import_queues_and_a_drain_hits_both_owners(node: Node, data_dir: Path) 
         [person("IT-SCIP-1", "Arben Hoxha"), person("DE-BKA-1", "Arben Hoxa")],
     )
     assert hit_count(node) == 0
-    assert crossmatch.drain(node.engine, node.name) == 2
+    drained = CliRunner().invoke(app, ["crossmatch", "run"], env={"POLEX_HOME": str(node.home)})
+    assert drained.exit_code == 0 and "2 records matched" in drained.output
     with node.engine.begin() as conn:
         for owner in ("DE-BKA", "IT-SCIP"):
             items, total = hits.list_hits(conn, officer(owner))
@@ -231,7 +234,7 @@ def test_batch_with_one_agency_has_nothing_to_match(node: Node, data_dir: Path) 
     report = batch.run(node.engine, node.name)
     assert report.owners == 1 and report.pairs == 0 and report.model_version is None
     with pytest.raises(batch.BatchRefused, match="records: training needs"):
-        batch.run(node.engine, node.name, train=True)
+        batch.run(node.engine, node.name, train=True, u_max_pairs=U_PAIRS)
 
 
 def test_cli_batch_model_and_endpoint(
@@ -244,12 +247,12 @@ def test_cli_batch_model_and_endpoint(
     none = runner.invoke(app, ["crossmatch", "model"], env=env)
     assert none.exit_code == 2 and "none trained yet" in none.output
     planted(data_dir, node)
-    result = runner.invoke(app, ["crossmatch", "batch", "--train", "--json"], env=env)
+    result = runner.invoke(
+        app, ["crossmatch", "batch", "--train", "--random-pairs", "200000", "--json"], env=env
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["trained"] and report["model_version"] == 1 and report["hits_created"] > 0
-    drained = runner.invoke(app, ["crossmatch", "run"], env=env)
-    assert drained.exit_code == 0 and "records matched" in drained.output
     chart = data_dir / "weights.html"
     shown = runner.invoke(app, ["crossmatch", "model", "--html", str(chart)], env=env)
     assert shown.exit_code == 0, shown.output

@@ -153,6 +153,7 @@ def test_supervisor_decides_a_hit(
     listing = browser.get("/hits").text
     hit_link = re.search(r'href="(/hits/\d+)"', listing)
     assert hit_link is not None, listing
+    assert "Latest notices to IT-DCSA" in listing and "matches a record of agency DE-BKA" in listing
     page = browser.get(hit_link.group(1)).text
     assert "A supervisor of your agency decides this hit." in page
     assert "Record decision" not in page

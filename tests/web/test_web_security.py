@@ -20,12 +20,13 @@ from polex.web.routes import (
     messages,
     pages,
     records,
+    review,
     search,
     workspaces,
 )
 from polex.web.security import CSRF_FIELD
 
-ROUTE_MODULES = (admin, audit, auth, hits, messages, pages, records, search, workspaces)
+ROUTE_MODULES = (admin, audit, auth, hits, messages, pages, records, review, search, workspaces)
 
 PERSON = {
     "polex.database": "intelligence",

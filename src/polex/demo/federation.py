@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from polex.access import accounts
-from polex.demo.generate import Agency, write
+from polex.demo.generate import Agency, write_split
 from polex.match.crossmatch import drain
 from polex.model.envelope import Database
 from polex.node import importer
@@ -90,23 +90,15 @@ def _users(node: Node, spec: DemoNode) -> list[dict[str, Any]]:
 
 
 def _load(node: Node, spec: DemoNode, data: Path, say: Callable[[str], None]) -> None:
+    """Import each agency's file per database, then cross-match everything imported."""
     for agency in spec.agencies:
-        path = data / f"{agency.code}.jsonl"
-        if not path.exists() or path.stat().st_size == 0:
-            continue
-        by_database: dict[str, list[str]] = {}
-        for line in path.read_text(encoding="utf-8").splitlines():
-            by_database.setdefault(json.loads(line)["polex"]["database"], []).append(line)
-        for database, lines in by_database.items():
-            part = data / f"{agency.code}.{database}.jsonl"
-            part.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        for part in sorted(data.glob(f"{agency.code}.*.jsonl")):
+            database = Database(part.name.split(".")[1])
             with node.engine.begin() as conn:
                 actor = importer.import_actor(conn, node.name, agency.code, None)
-            options = importer.ImportOptions(
-                database=Database(database), agency=agency.code, actor=actor
-            )
+            options = importer.ImportOptions(database=database, agency=agency.code, actor=actor)
             report = importer.import_rows(node.engine, open_source(part), options)
-            say(f"{spec.name}: {agency.code} {database}: {report.imported} records")
+            say(f"{spec.name}: {agency.code} {database.value}: {report.imported} records")
     drain(node.engine, node.name)
 
 
@@ -120,7 +112,7 @@ def prepare(directory: Path, size: str, say: Callable[[str], None]) -> list[dict
     data = directory / "data"
     every_agency = [a for spec in NODES for a in spec.agencies]
     say(f"generating {SIZES[size]:,} records")
-    write(data, SIZES[size], seed=2026, agencies=every_agency)
+    write_split(data, SIZES[size], seed=2026, agencies=every_agency)
     logins: list[dict[str, Any]] = []
     for spec in NODES:
         node = init_node(directory / spec.name.lower(), spec.name)

@@ -70,10 +70,15 @@ def _scope(schemata: Sequence[str], database: str | None) -> dict[str, Any]:
 
 
 def _train(
-    engine: Engine, linker: Any, table: pa.Table, scope: dict[str, Any], actor: str
+    engine: Engine,
+    linker: Any,
+    table: pa.Table,
+    scope: dict[str, Any],
+    actor: str,
+    u_max_pairs: float,
 ) -> model_store.Model:
     started = time.perf_counter()
-    metrics = linkage.train(linker)
+    metrics = linkage.train(linker, u_max_pairs=u_max_pairs)
     metrics["seconds"] = round(time.perf_counter() - started, 2)
     with engine.begin() as conn:
         return model_store.save(
@@ -96,12 +101,14 @@ def run(
     threshold: float = linkage.REVIEW_PROBABILITY,
     actor: str = ACTOR,
     db_api: Any = None,
+    u_max_pairs: float = linkage.U_MAX_PAIRS,
 ) -> BatchReport:
     """Cross-match every live record of ``schemata`` (in ``database``, else all databases).
 
     Trains and saves a new model version when asked, or when none fits the current columns;
     otherwise predicts with the latest one. ``db_api`` is the Splink backend (DuckDB in memory
-    by default; a ``SparkAPI`` for a node that outgrows one machine)."""
+    by default; a ``SparkAPI`` for a node that outgrows one machine); ``u_max_pairs`` is how
+    many random pairs training draws to learn what chance agreement looks like."""
     started = time.perf_counter()
     table = export(engine, schemata, database)
     report = BatchReport(records=table.num_rows)
@@ -120,7 +127,7 @@ def run(
         model = model_store.latest(conn)
     if train or model is None or model.scope.get("features") != FEATURES_VERSION:
         linker = linkage.linker(db_api, table)
-        model, report.trained = _train(engine, linker, table, scope, actor), True
+        model, report.trained = _train(engine, linker, table, scope, actor, u_max_pairs), True
     else:
         linker = linkage.linker(db_api, table, model.settings)
     report.model_version = model.version

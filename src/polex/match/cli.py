@@ -1,4 +1,4 @@
-"""`polex crossmatch run|batch|model`: the operator's cross-matching tools. cli.py mounts this group.
+"""`polex crossmatch run|batch|model`: the operator's cross-matching tools (cli.py mounts them).
 
 ``run`` drains the real-time queue (what bulk imports leave behind); ``batch`` cross-matches a
 whole database with the trained model (``--train`` trains a new version first); ``model`` shows
@@ -69,11 +69,18 @@ def batch(
     train: Annotated[
         bool, typer.Option("--train", help="Train and save a new model version first.")
     ] = False,
+    random_pairs: Annotated[
+        int | None,
+        typer.Option(
+            "--random-pairs", min=10_000, help="Random pairs training draws (default 1,000,000)."
+        ),
+    ] = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Cross-match every person record of the node with the trained model (docs/crossmatch.md)."""
     from polex.match import batch as batch_match
+    from polex.match.linkage import U_MAX_PAIRS
 
     node = _node(home)
     logging.getLogger("splink").setLevel(logging.ERROR)
@@ -84,6 +91,7 @@ def batch(
             database=database.value if database else None,
             train=train,
             actor=f"cli:{getpass.getuser()}",
+            u_max_pairs=float(random_pairs or U_MAX_PAIRS),
         )
     except batch_match.BatchRefused as exc:
         _fail(str(exc))

@@ -11,13 +11,12 @@ among true matches), so each node learns its own data: its scripts, its typists,
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
@@ -106,7 +105,9 @@ def _address() -> cl.CustomComparison:
                 cll.CustomLevel("address_numbers_l = address_numbers_r"),
             ),
             cll.ArrayIntersectLevel("address", 4),
-            cll.CustomLevel("address_numbers_l = address_numbers_r", "same house and postal numbers"),
+            cll.CustomLevel(
+                "address_numbers_l = address_numbers_r", "same house and postal numbers"
+            ),
             cll.ArrayIntersectLevel("address", 3),
             cll.ArrayIntersectLevel("address", 2),
             cll.ArrayIntersectLevel("address", 1),
@@ -126,7 +127,7 @@ def _nationality() -> cl.CustomComparison:
     )
 
 
-def blocking_rules() -> list[BlockingRuleCreator]:
+def blocking_rules() -> list[BlockingRuleCreator | dict[str, Any]]:
     """The search index's keys as blocking: two name parts that sound alike, a shared
     identifier, one name part and the birth year, the birth date, or the whole address."""
     return [

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, func, insert, select, update
 
 from polex.model.envelope import Envelope, Restrictions
 from polex.model.record import Record, RecordVersion
@@ -245,19 +245,15 @@ def scan(
 ) -> Iterable[Record]:
     """Every live record (of these schemata, in this database) in id order, a batch at a time:
     a whole-database job reads millions of records without holding them all."""
-    where = [records.c.deleted.is_(False)]
+    where: list[ColumnElement[bool]] = [records.c.deleted.is_(False)]
     if schemata:
         where.append(records.c.schema.in_(list(schemata)))
     if database:
         where.append(records.c.database == database)
     after = ""
     while True:
-        rows = conn.execute(
-            select(records)
-            .where(*where, records.c.id > after)
-            .order_by(records.c.id)
-            .limit(batch)
-        ).all()
+        query = select(records).where(*where, records.c.id > after)
+        rows = conn.execute(query.order_by(records.c.id).limit(batch)).all()
         if not rows:
             return
         for row in rows:

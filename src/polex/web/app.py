@@ -22,6 +22,7 @@ from polex.web.routes import (
     messages,
     pages,
     records,
+    review,
     search,
     workspaces,
 )
@@ -37,7 +38,7 @@ def install(app: FastAPI, node: Node, settings: WebSettings | None = None) -> No
     app.add_middleware(QueuedCookies)
     app.add_middleware(security.SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, pages, search, records, hits, messages, workspaces, audit, admin):
+    for module in (auth, pages, search, records, hits, review, messages, workspaces, audit, admin):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

@@ -86,7 +86,7 @@ def current_principal(request: Request) -> Principal:
     now = int(time.time())
     with web.node.engine.begin() as conn:
         if cookie.idle(web.settings, now):
-            sessions.end(conn, cookie.token)
+            sessions.end(conn, cookie.token, web.node.name, reason="timeout")
             principal = None
         else:
             principal = sessions.principal(conn, cookie.token, web.node.name)

@@ -34,6 +34,7 @@ NAV = (
     NavItem("search", "Search", "/search", READING_ROLES),
     NavItem("records", "Records", "/records", READING_ROLES),
     NavItem("hits", "Hits", "/hits", READING_ROLES),
+    NavItem("review", "Review", "/review", frozenset({Role.supervisor})),
     NavItem("messages", "Messages", "/messages", READING_ROLES),
     NavItem("workspaces", "Workspaces", "/workspaces", READING_ROLES),
     NavItem("network", "Network", "/network", READING_ROLES),

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine
 from polex.access import accounts
 from polex.access import sessions as access_sessions
 from polex.access.principal import Principal
+from polex.audit import log as audit
 from polex.web.security import sign
 from polex.web.settings import WebSettings
 
@@ -62,5 +63,15 @@ def principal(conn: Connection, token: str, node: str) -> Principal | None:
     return accounts.authenticate(conn, token, node)
 
 
-def end(conn: Connection, token: str) -> None:
+def end(conn: Connection, token: str, node: str, reason: str) -> None:
+    """Revoke the session; the trail records whose session ended and why (logout, timeout)."""
+    owner = accounts.authenticate(conn, token, node)
     access_sessions.end(conn, token)
+    if owner is not None:
+        audit.append(
+            conn,
+            actor=owner.actor,
+            agency=owner.agency,
+            action="session.end",
+            details={"reason": reason},
+        )

@@ -86,7 +86,7 @@ def logout(request: Request) -> Response:
     cookie = session_cookie(request)
     if cookie is not None:
         with web.node.engine.begin() as conn:
-            sessions.end(conn, cookie.token)
+            sessions.end(conn, cookie.token, web.node.name, reason="logout")
     cookies.clear(request, web.settings, sessions.COOKIE)
     cookies.clear(request, web.settings, purpose.COOKIE)
     return redirect("/login?reason=logout")

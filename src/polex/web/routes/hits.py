@@ -15,6 +15,7 @@ from polex.web.render import page, redirect
 
 router = web_router()
 PAGE_SIZE = 50
+NOTIFICATIONS = 8  # the latest hit, decision and deconfliction notices of the agency
 DECISIONS = [
     (hits.Status.confirmed.value, "Confirmed: same entity"),
     (hits.Status.rejected.value, "Rejected: different entities"),
@@ -34,6 +35,7 @@ def hit_list(
     db = database if database in Database.__members__ else None
     with web_of(request).node.engine.begin() as conn:
         items, total = hits.list_hits(conn, principal, chosen, db, offset, PAGE_SIZE)
+        notices = hits.notifications_for(conn, principal.agency, limit=NOTIFICATIONS)
     return page(
         request,
         "hits/list.html",
@@ -47,6 +49,7 @@ def hit_list(
         statuses=list(hits.Status),
         database=db or "",
         databases=list(Database),
+        notifications=notices,
     )
 
 
