@@ -247,3 +247,33 @@ def test_attachments_travel_with_the_message(
     assert download.headers["content-disposition"].startswith("attachment;")
     assert download.headers["x-content-type-options"] == "nosniff"
     assert ("luca@IT-DCSA", "message.download") in actions(node)
+
+
+def test_forwarding_keeps_the_handling_code(
+    node: Node, browser: TestClient, sign_in: Any, make_actor: Any, post_form: Any
+) -> None:
+    de = make_actor("anna", "DE-BKA", "officer", "DE")
+    it = make_actor("luca", "IT-DCSA", "officer", "IT")
+    make_actor("jean", "FR-OCRTIS", "officer", "FR")
+    sign_in(de)
+    urls = {}
+    for handling in ("H0", "H2"):
+        sent = post_form(
+            "/messages/new",
+            "/messages/new",
+            {"to": "IT-DCSA", "subject": f"{handling} note", "body": "x", "handling": handling},
+        )
+        assert sent.status_code == 303, sent.text
+        urls[handling] = sent.headers["location"].split("?")[0]
+
+    browser.cookies.clear()
+    sign_in(it)
+    refused = post_form(urls["H2"], f"{urls['H2']}/forward", {"to": "FR-OCRTIS"})
+    assert refused.status_code == 422
+    assert 'id="fw-error"' in refused.text and "may not be passed on" in refused.text
+    empty = post_form(urls["H0"], f"{urls['H0']}/forward", {"to": ""})
+    assert empty.status_code == 422 and "at least one recipient" in empty.text
+    passed = post_form(urls["H0"], f"{urls['H0']}/forward", {"to": "FR-OCRTIS", "note": "FYI"})
+    assert passed.status_code == 303
+    page = browser.get(passed.headers["location"]).text
+    assert "Message forwarded." in page and "FR-OCRTIS@TEST-NODE" in page

@@ -117,3 +117,17 @@ def test_structured_fields_and_database_filter(
     assert "0 hits" in answer.text and "does not mean the person or object is clean" in answer.text
     assert 'value="wanted_persons" checked' in answer.text
     assert '<details class="more" open>' in answer.text
+
+
+def test_federated_search_without_links_answers_locally(
+    node: Node, browser: TestClient, sign_in: Any, officers: Any, post_form: Any
+) -> None:
+    sign_in(officers[0])
+    answer = post_form(
+        "/search", "/search", {"q": "Sergei Ivanov", "purpose": PURPOSE, "federated": "1"}
+    )
+    assert answer.status_code == 200
+    assert "Sergei Ivanov" in answer.text.split('id="results"')[1]
+    assert 'name="federated" value="1" checked' in answer.text
+    (asked,) = audits(node, "federation.search_out")
+    assert asked.purpose == PURPOSE and asked.details["partners"] == []

@@ -23,6 +23,16 @@ def alive(node: Node, token: str) -> bool:
         return accounts.authenticate(conn, token, node.name) is not None
 
 
+def ended(node: Node) -> list[tuple[str, dict[str, str]]]:
+    with node.engine.connect() as conn:
+        rows = conn.execute(
+            select(audit_log.c.actor, audit_log.c.details).where(
+                audit_log.c.action == "session.end"
+            )
+        ).all()
+    return [(r.actor, r.details) for r in rows]
+
+
 def test_pages_send_a_stranger_to_the_login(browser: TestClient) -> None:
     answer = browser.get("/records")
     assert answer.status_code == 303
@@ -56,6 +66,7 @@ def test_an_idle_session_ends(
     assert answer.headers["location"] == "/login?next=%2Frecords&reason=timeout"
     assert not alive(node, token)
     assert "ended after a period without activity" in browser.get(answer.headers["location"]).text
+    assert ended(node) == [("anna@DE-BKA", {"reason": "timeout"})]
 
 
 def test_a_tampered_cookie_is_worthless(browser: TestClient, sign_in: Any, make_actor: Any) -> None:
@@ -75,6 +86,7 @@ def test_logout_revokes_the_session(
     answer = browser.post("/logout", data={CSRF_FIELD: csrf_of(page.text)})
     assert answer.status_code == 303 and answer.headers["location"] == "/login?reason=logout"
     assert not alive(node, token)
+    assert ended(node) == [("anna@DE-BKA", {"reason": "logout"})]
     cleared = answer.headers.get_list("set-cookie")
     assert any(c.startswith('__Host-polex_session=""') for c in cleared)
     assert any(c.startswith('__Host-polex_purpose=""') for c in cleared)  # for the next user

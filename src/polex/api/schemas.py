@@ -40,7 +40,7 @@ class RecordOut(BaseModel):
         return cls(
             record_id=record.id,
             source_id=record.source_id,
-            schema_=record.schema,
+            schema=record.schema,
             caption=record.caption,
             properties=record.properties,
             envelope=record.envelope,

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import httpx
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 RELAY_LEASE = timedelta(seconds=30)
 RENEW_BEFORE = timedelta(seconds=10)
 POLL_INTERVAL = 0.2
+RELAY_BATCH = 500  # deliveries claimed per pass and partner (sent SEND_BATCH a request)
 PURGE_INTERVAL = 60.0
 HEARTBEAT_INTERVAL = 15.0
 PING_TIMEOUT = httpx.Timeout(5.0, connect=3.0)
@@ -43,7 +44,7 @@ PERMANENT_STATUSES = frozenset({400, 404, 409, 413, 422})
 
 
 class HttpsTransport:
-    """messaging's Transport over the federation port."""
+    """messaging's (batch) Transport over the federation port."""
 
     def __init__(self, fed: Federation) -> None:
         self.fed = fed
@@ -68,6 +69,24 @@ class HttpsTransport:
     def send(self, node: str, envelope: bytes) -> list[bytes]:
         answer = self._post(node, "/federation/v1/messages", envelope).json()
         return [base64.b64decode(r) for r in answer.get("receipts", [])]
+
+    def send_many(
+        self, node: str, envelopes: Sequence[bytes]
+    ) -> list[list[bytes] | TransportError]:
+        body = b'{"envelopes":[' + b",".join(envelopes) + b"]}"
+        answer = self._post(node, "/federation/v1/messages/batch", body).json()
+        results = answer.get("results") if isinstance(answer, dict) else None
+        if not isinstance(results, list) or len(results) != len(envelopes):
+            raise TransportError(f"{node} answered a batch of {len(envelopes)} unreadably")
+        out: list[list[bytes] | TransportError] = []
+        for result in results:
+            if "error" in result:
+                error = result["error"]
+                reason = f"{node} refused it: {error.get('rule')}: {error.get('detail')}"
+                out.append(TransportError(reason, permanent=True))
+            else:
+                out.append([base64.b64decode(r) for r in result.get("receipts", [])])
+        return out
 
     def send_receipt(self, node: str, receipt: bytes) -> None:
         self._post(node, "/federation/v1/receipts", receipt)
@@ -173,7 +192,7 @@ class Relay:
             if not self.leases.claim(link.node):
                 continue
             moved += delivery.relay_pending(
-                self.fed.mailroom, self.transport, self.fed, nodes=[link.node]
+                self.fed.mailroom, self.transport, self.fed, limit=RELAY_BATCH, nodes=[link.node]
             )
             self._heartbeat(link)
         if time.monotonic() - self._purged > PURGE_INTERVAL:

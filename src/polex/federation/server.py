@@ -38,6 +38,7 @@ PREFIX = "/federation/v1"
 # Partners keep idle connections open and do not answer a TLS close on them: waiting longer
 # than this for them only delays shutdown (every federation request is safe to send again).
 SHUTDOWN_GRACE = 1
+MAX_BATCH = 500
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -137,6 +138,19 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+def _outcome(outcome: list[bytes] | MessagingError) -> dict[str, Any]:
+    if isinstance(outcome, MessagingError):
+        return {
+            "error": {
+                "status": outcome.status,
+                "field": outcome.field,
+                "rule": outcome.rule,
+                "detail": outcome.message,
+            }
+        }
+    return {"receipts": [_b64(r) for r in outcome]}
+
+
 def create_federation_app(
     fed: Federation, on_links: Callable[[list[Link]], None] | None = None
 ) -> FastAPI:
@@ -186,6 +200,21 @@ def create_federation_app(
             fed.mailroom, peer.body, peer.link.node, peer.link.signing_key
         )
         return {"receipts": [_b64(r) for r in receipts]}
+
+    @app.post(f"{PREFIX}/messages/batch")
+    def accept_messages(peer: PeerDep) -> dict[str, Any]:
+        """Many envelopes, stored in one transaction, each answered on its own."""
+        wire = peer.json()
+        items = wire.get("envelopes") if isinstance(wire, dict) else None
+        if not isinstance(items, list) or len(items) > MAX_BATCH:
+            raise Refused(
+                "envelopes", "request.batch", f"envelopes: a list of at most {MAX_BATCH}", 422
+            )
+        envelopes = [json.dumps(item).encode() for item in items]
+        outcomes = exchange.accept_incoming_many(
+            fed.mailroom, envelopes, peer.link.node, peer.link.signing_key
+        )
+        return {"results": [_outcome(o) for o in outcomes]}
 
     @app.post(f"{PREFIX}/receipts")
     def accept_receipt(peer: PeerDep) -> dict[str, Any]:

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 d = message_deliveries.c
 BATCH = 500
 LEASE = timedelta(seconds=60)  # a relay's claim on a delivery it is sending
+SEND_BATCH = 100  # messages per request to a partner, when the transport takes batches
 RETRY_FIRST = timedelta(seconds=1)
 RETRY_MAX = timedelta(seconds=60)
 MAX_QUEUED = timedelta(days=3)  # a delivery a partner could not take for this long fails
@@ -61,6 +62,18 @@ class Transport(Protocol):
 class PartnerKeys(Protocol):
     def public_key(self, node: str) -> Ed25519PublicKey | None:
         """The partner's message-signing key, or None for a node that is not a partner."""
+        ...
+
+
+class BatchTransport(Transport, Protocol):
+    """A transport that hands a partner many envelopes in one request (the relay uses it when
+    the transport has it)."""
+
+    def send_many(
+        self, node: str, envelopes: Sequence[bytes]
+    ) -> list[list[bytes] | TransportError]:
+        """Per envelope, in order, the receipts the partner signed or why it refused that one
+        (a permanent error); raises TransportError when the partner took none of them."""
         ...
 
 
@@ -92,6 +105,11 @@ _FAIL = (
     update(message_deliveries)
     .where(*_ONE_DELIVERY, d.state == DeliveryState.queued.value)
     .values(state=DeliveryState.failed.value, reason=bindparam("b_reason"))
+)
+_SENT = (
+    update(message_deliveries)
+    .where(*_ONE_DELIVERY, d.state == DeliveryState.queued.value)
+    .values(state=DeliveryState.sent.value, sent_at=bindparam("b_now"), reason=None)
 )
 _LEASE = (
     update(message_deliveries)
@@ -274,42 +292,86 @@ def relay_pending(
     nodes: Collection[str] | None = None,
 ) -> int:
     """One relay pass (to ``nodes``, default every partner): queued messages, oldest first,
-    then receipts this node owes; returns how many deliveries the partners accepted. A partner
-    that cannot be reached ends its part of the pass: what was claimed behind the failed
-    message is released to go after it."""
-    accepted = 0
-    down: set[str] = set()
-    untried: list[tuple[str, str]] = []
+    then receipts this node owes; returns how many deliveries the partners accepted."""
+    queues: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
     for (mid, node), recipients in _lease_remote(room, limit, nodes).items():
-        if node in down:
-            untried.extend((mid, r) for r in recipients)
-            continue
-        key = partners.public_key(node)
-        if key is None:
-            _retry_or_fail(room, mid, recipients, TransportError(f"{node} is not a partner", True))
-            continue
-        try:
-            with room.engine.begin() as conn:
-                envelope = exchange.export_envelope(conn, room, mid)
-        except MessagingError as exc:
-            _mark(room, mid, recipients, state=DeliveryState.failed.value, reason=str(exc))
-            continue
-        try:
-            receipts = transport.send(node, envelope)
-        except TransportError as exc:
-            _retry_or_fail(room, mid, recipients, exc)
-            if not exc.permanent:
-                down.add(node)
-            continue
-        _mark(room, mid, recipients, state=DeliveryState.sent.value, sent_at=utcnow(), reason=None)
-        for receipt in receipts:
-            try:
-                exchange.apply_receipt(room, receipt, node, key)
-                accepted += 1
-            except MessagingError as exc:
-                log.warning("receipt from %s for %s refused: %s", node, mid, exc)
-    _release(room, untried)
+        queues[node].append((mid, recipients))
+    accepted = sum(
+        _relay_to(room, transport, partners, node, queue) for node, queue in queues.items()
+    )
     _relay_receipts(room, transport, limit, nodes)
+    return accepted
+
+
+def _send_chunk(
+    transport: Transport, node: str, envelopes: list[bytes]
+) -> list[list[bytes] | TransportError]:
+    many = getattr(transport, "send_many", None)
+    if many is not None:
+        results: list[list[bytes] | TransportError] = many(node, envelopes)
+        return results
+    (envelope,) = envelopes
+    return [transport.send(node, envelope)]
+
+
+def _relay_to(
+    room: Mailroom,
+    transport: Transport,
+    partners: PartnerKeys,
+    node: str,
+    queue: list[tuple[str, list[str]]],
+) -> int:
+    """Hand one partner its claimed messages in order, ``SEND_BATCH`` a request when the
+    transport takes batches. A partner that cannot be reached ends the pass for it: what was
+    claimed behind the failed message is released to go after it."""
+    key = partners.public_key(node)
+    if key is None:
+        for mid, recipients in queue:
+            _retry_or_fail(room, mid, recipients, TransportError(f"{node} is not a partner", True))
+        return 0
+    envelopes: dict[str, bytes] = {}
+    broken: list[tuple[str, list[str], str]] = []
+    with room.engine.begin() as conn:
+        for mid, recipients in queue:
+            try:
+                envelopes[mid] = exchange.export_envelope(conn, room, mid)
+            except MessagingError as exc:
+                broken.append((mid, recipients, str(exc)))
+    for mid, recipients, reason in broken:
+        _mark(room, mid, recipients, state=DeliveryState.failed.value, reason=reason)
+    ready = [(mid, recipients) for mid, recipients in queue if mid in envelopes]
+    size = SEND_BATCH if getattr(transport, "send_many", None) is not None else 1
+    accepted = 0
+    for start in range(0, len(ready), size):
+        chunk = ready[start : start + size]
+        try:
+            results = _send_chunk(transport, node, [envelopes[mid] for mid, _ in chunk])
+        except TransportError as exc:
+            if exc.permanent:
+                for mid, recipients in chunk:
+                    _retry_or_fail(room, mid, recipients, exc)
+                continue
+            head, *rest = chunk
+            _retry_or_fail(room, head[0], head[1], exc)
+            _release(room, [(m, r) for m, rs in rest + ready[start + size :] for r in rs])
+            return accepted
+        sent: list[tuple[str, str]] = []
+        receipts: list[bytes] = []
+        for (mid, recipients), result in zip(chunk, results, strict=True):
+            if isinstance(result, TransportError):
+                _retry_or_fail(room, mid, recipients, result)
+                continue
+            sent.extend((mid, r) for r in recipients)
+            receipts.extend(result)
+        if sent:
+            with room.engine.begin() as conn:
+                now = utcnow()
+                conn.execute(_SENT, [{"b_mid": m, "b_rcpt": r, "b_now": now} for m, r in sent])
+        for outcome in exchange.apply_receipts(room, receipts, node, key) if receipts else []:
+            if isinstance(outcome, MessagingError):
+                log.warning("receipt from %s refused: %s", node, outcome)
+            else:
+                accepted += 1
     return accepted
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +22,14 @@ from polex.audit import log as audit
 from polex.messaging import store
 from polex.messaging.addresses import Address, parse
 from polex.messaging.crypto import CryptoError
-from polex.messaging.errors import Conflict, Denied, IntegrityFailure, Invalid, NotFound
+from polex.messaging.errors import (
+    Conflict,
+    Denied,
+    IntegrityFailure,
+    Invalid,
+    MessagingError,
+    NotFound,
+)
 from polex.messaging.mailroom import Mailroom
 from polex.messaging.model import (
     PROGRESS,
@@ -130,15 +139,21 @@ def _receipts_for(conn: Connection, room: Mailroom, message_id: str) -> list[byt
     ]
 
 
-def accept_incoming(
-    room: Mailroom, envelope: bytes, partner_node: str, partner_key: Ed25519PublicKey
-) -> list[bytes]:
-    """Store a message a partner node sent and deliver it to this node's recipients.
+@dataclass(frozen=True)
+class _Incoming:
+    """A partner's message that checked out, ready to store."""
 
-    Returns this node's signed receipts (delivered, or failed for an unknown agency). Accepting
-    the same message again stores nothing and returns the receipts as they stand, so the
-    partner's relay may retry freely."""
-    wire = _parse(envelope, "message")
+    message: Message
+    document: dict[str, Any]
+    signature: bytes
+    local: list[Address]
+
+
+def _check_incoming(
+    room: Mailroom, wire: dict[str, Any], partner_node: str, partner_key: Ed25519PublicKey
+) -> _Incoming:
+    """Everything about a partner's message that needs no database: its signature, its form,
+    that the partner may send for its sender, and its attachments (stored by hash)."""
     document = wire["document"]
     signature = _unb64(wire.get("signature"), "signature")
     claimed_id = str(document.get("id"))
@@ -164,41 +179,89 @@ def accept_incoming(
         if hashlib.sha256(data).hexdigest() != meta.sha256 or len(data) != meta.size:
             raise IntegrityFailure(message.id, f"attachment {meta.sha256} does not match its hash")
         room.blobs.put(meta.sha256, data)
-    with room.engine.begin() as conn:
-        existing = store.get_row(conn, message.id)
-        if existing is not None:
-            if bytes(existing.signature) != signature:
-                raise Conflict("id", "message.id_reused", f"id: message {message.id} exists")
-            return _receipts_for(conn, room, message.id)
-        now = utcnow()
-        known = {a for a in local if agencies.get(conn, a.agency) is not None}
-        store.insert_messages(
-            conn, room.crypto, [(message, signature, room.crypto.sign(document))], now
-        )
-        store.insert_deliveries(
-            conn, [(message.id, a) for a in sorted(known)], DeliveryState.delivered, now
-        )
-        store.insert_deliveries(
-            conn,
-            [(message.id, a) for a in sorted(set(local) - known)],
-            DeliveryState.failed,
-            now,
-            reason=f"no such agency on node {room.node}",
-        )
-        audit.append(
-            conn,
-            actor=f"node:{partner_node}",
-            action="message.receive",
-            target=message.id,
-            case_ref=message.case_ref,
-            details={
-                "from": str(message.sender),
-                "to": [str(a) for a in local],
-                "handling": message.handling.value,
-                "priority": message.priority.value,
-            },
-        )
+    return _Incoming(message, document, signature, local)
+
+
+def _store_incoming(
+    conn: Connection, room: Mailroom, incoming: _Incoming, partner_node: str
+) -> list[bytes]:
+    message, local = incoming.message, incoming.local
+    existing = store.get_row(conn, message.id)
+    if existing is not None:
+        if bytes(existing.signature) != incoming.signature:
+            raise Conflict("id", "message.id_reused", f"id: message {message.id} exists")
         return _receipts_for(conn, room, message.id)
+    now = utcnow()
+    known = {a for a in local if agencies.get(conn, a.agency) is not None}
+    store.insert_messages(
+        conn,
+        room.crypto,
+        [(message, incoming.signature, room.crypto.sign(incoming.document))],
+        now,
+    )
+    store.insert_deliveries(
+        conn, [(message.id, a) for a in sorted(known)], DeliveryState.delivered, now
+    )
+    store.insert_deliveries(
+        conn,
+        [(message.id, a) for a in sorted(set(local) - known)],
+        DeliveryState.failed,
+        now,
+        reason=f"no such agency on node {room.node}",
+    )
+    audit.append(
+        conn,
+        actor=f"node:{partner_node}",
+        action="message.receive",
+        target=message.id,
+        case_ref=message.case_ref,
+        details={
+            "from": str(message.sender),
+            "to": [str(a) for a in local],
+            "handling": message.handling.value,
+            "priority": message.priority.value,
+        },
+    )
+    return _receipts_for(conn, room, message.id)
+
+
+def accept_incoming(
+    room: Mailroom, envelope: bytes, partner_node: str, partner_key: Ed25519PublicKey
+) -> list[bytes]:
+    """Store a message a partner node sent and deliver it to this node's recipients.
+
+    Returns this node's signed receipts (delivered, or failed for an unknown agency). Accepting
+    the same message again stores nothing and returns the receipts as they stand, so the
+    partner's relay may retry freely."""
+    incoming = _check_incoming(room, _parse(envelope, "message"), partner_node, partner_key)
+    with room.engine.begin() as conn:
+        return _store_incoming(conn, room, incoming, partner_node)
+
+
+def accept_incoming_many(
+    room: Mailroom, envelopes: Sequence[bytes], partner_node: str, partner_key: Ed25519PublicKey
+) -> list[list[bytes] | MessagingError]:
+    """``accept_incoming`` for a partner's batch, in one transaction: per envelope, its
+    receipts or the error that refused it (the others are stored all the same)."""
+    checked: list[_Incoming | MessagingError] = []
+    for envelope in envelopes:
+        try:
+            checked.append(
+                _check_incoming(room, _parse(envelope, "message"), partner_node, partner_key)
+            )
+        except MessagingError as exc:
+            checked.append(exc)
+    out: list[list[bytes] | MessagingError] = []
+    with room.engine.begin() as conn:
+        for item in checked:
+            if isinstance(item, MessagingError):
+                out.append(item)
+                continue
+            try:
+                out.append(_store_incoming(conn, room, item, partner_node))
+            except MessagingError as exc:
+                out.append(exc)
+    return out
 
 
 def queue_receipt(
@@ -234,10 +297,18 @@ def queue_receipt(
     )
 
 
-def apply_receipt(
+@dataclass(frozen=True)
+class _Receipt:
+    message_id: str
+    recipient: Address
+    state: DeliveryState
+    at: datetime
+    document: dict[str, Any]
+
+
+def _check_receipt(
     room: Mailroom, receipt: bytes, partner_node: str, partner_key: Ed25519PublicKey
-) -> Delivery:
-    """Move one of our deliveries forward on a partner's signed receipt (never backwards)."""
+) -> _Receipt:
     wire = _parse(receipt, "receipt")
     doc = wire["document"]
     signature = _unb64(wire.get("signature"), "signature")
@@ -259,27 +330,68 @@ def apply_receipt(
             "receipt.origin",
             f"recipient: node {partner_node} may not sign receipts for {recipient}",
         )
+    return _Receipt(mid, recipient, state, at, doc)
+
+
+def _apply(conn: Connection, room: Mailroom, receipt: _Receipt) -> Delivery:
+    mid, recipient, state, at, doc = (
+        receipt.message_id,
+        receipt.recipient,
+        receipt.state,
+        receipt.at,
+        receipt.document,
+    )
     d = message_deliveries.c
     key = (d.message_id == mid, d.recipient == str(recipient))
+    origin = conn.execute(select(messages.c.origin_node).where(messages.c.id == mid)).first()
+    row = conn.execute(select(message_deliveries).where(*key)).first()
+    if origin is None or origin.origin_node != room.node or row is None:
+        raise NotFound("message_id", "receipt.unknown", f"message_id: no delivery {mid}")
+    current = DeliveryState(row.state)
+    values: dict[str, Any] = {}
+    if state == DeliveryState.failed:
+        if PROGRESS.get(current, -1) < PROGRESS[DeliveryState.delivered]:
+            values = {"state": state.value, "reason": doc.get("reason")}
+    elif current == DeliveryState.failed or PROGRESS[state] > PROGRESS[current]:
+        values = {"state": state.value, "reason": None, "lease_until": None}
+        values["sent_at"] = row.sent_at or at
+        values["delivered_at"] = row.delivered_at or at
+        if state == DeliveryState.acknowledged:
+            values["acknowledged_at"] = at
+            values["acknowledged_by"] = doc.get("by")
+    if values:
+        conn.execute(update(message_deliveries).where(*key).values(**values))
+    return next(x for x in store.deliveries(conn, [mid])[mid] if str(x.recipient) == str(recipient))
+
+
+def apply_receipt(
+    room: Mailroom, receipt: bytes, partner_node: str, partner_key: Ed25519PublicKey
+) -> Delivery:
+    """Move one of our deliveries forward on a partner's signed receipt (never backwards)."""
+    checked = _check_receipt(room, receipt, partner_node, partner_key)
     with room.engine.begin() as conn:
-        origin = conn.execute(select(messages.c.origin_node).where(messages.c.id == mid)).first()
-        row = conn.execute(select(message_deliveries).where(*key)).first()
-        if origin is None or origin.origin_node != room.node or row is None:
-            raise NotFound("message_id", "receipt.unknown", f"message_id: no delivery {mid}")
-        current = DeliveryState(row.state)
-        values: dict[str, Any] = {}
-        if state == DeliveryState.failed:
-            if PROGRESS.get(current, -1) < PROGRESS[DeliveryState.delivered]:
-                values = {"state": state.value, "reason": doc.get("reason")}
-        elif current == DeliveryState.failed or PROGRESS[state] > PROGRESS[current]:
-            values = {"state": state.value, "reason": None, "lease_until": None}
-            values["sent_at"] = row.sent_at or at
-            values["delivered_at"] = row.delivered_at or at
-            if state == DeliveryState.acknowledged:
-                values["acknowledged_at"] = at
-                values["acknowledged_by"] = doc.get("by")
-        if values:
-            conn.execute(update(message_deliveries).where(*key).values(**values))
-        return next(
-            x for x in store.deliveries(conn, [mid])[mid] if str(x.recipient) == str(recipient)
-        )
+        return _apply(conn, room, checked)
+
+
+def apply_receipts(
+    room: Mailroom, receipts: Sequence[bytes], partner_node: str, partner_key: Ed25519PublicKey
+) -> list[Delivery | MessagingError]:
+    """``apply_receipt`` for many receipts in one transaction; per receipt, the delivery as it
+    now stands or the error that refused the receipt."""
+    checked: list[_Receipt | MessagingError] = []
+    for receipt in receipts:
+        try:
+            checked.append(_check_receipt(room, receipt, partner_node, partner_key))
+        except MessagingError as exc:
+            checked.append(exc)
+    out: list[Delivery | MessagingError] = []
+    with room.engine.begin() as conn:
+        for item in checked:
+            if isinstance(item, MessagingError):
+                out.append(item)
+                continue
+            try:
+                out.append(_apply(conn, room, item))
+            except MessagingError as exc:
+                out.append(exc)
+    return out

@@ -15,9 +15,9 @@ from starlette.datastructures import FormData, UploadFile
 from polex.access.principal import Principal
 from polex.api.messages import mailroom_for
 from polex.messaging import attachments, mailbox, outbox, refs, render, workspaces
-from polex.messaging.errors import MessagingError
+from polex.messaging.errors import Invalid, MessagingError
 from polex.messaging.mailroom import Mailroom
-from polex.messaging.model import IN_INBOX, AttachmentMeta, DeliveryState, Draft, Priority
+from polex.messaging.model import AttachmentMeta, DeliveryState, Draft, Priority
 from polex.model.envelope import Handling
 from polex.store import agencies
 from polex.web.deps import FormDep, ReaderDep, web_of, web_router
@@ -25,7 +25,11 @@ from polex.web.render import page, redirect
 
 router = web_router()
 PAGE_SIZE = 50
-NOTICES = {"sent": "Message sent.", "acknowledged": "Message acknowledged: the sender is told."}
+NOTICES = {
+    "sent": "Message sent.",
+    "forwarded": "Message forwarded.",
+    "acknowledged": "Message acknowledged: the sender is told.",
+}
 COMPOSE_FIELDS = (
     "id",
     "to",
@@ -209,7 +213,13 @@ def _not_found(request: Request, exc: MessagingError) -> HTMLResponse:
 
 
 @router.get("/messages/{message_id}")
-def read(request: Request, principal: ReaderDep, message_id: str, notice: str = "") -> HTMLResponse:
+def read(
+    request: Request,
+    principal: ReaderDep,
+    message_id: str,
+    notice: str = "",
+    forward_error: str | None = None,
+) -> HTMLResponse:
     room = room_of(request)
     try:
         reading = mailbox.read(room, principal, message_id)
@@ -228,8 +238,30 @@ def read(request: Request, principal: ReaderDep, message_id: str, notice: str = 
         body_html=render.to_html(reading.message.body),
         can_ack=bool(mine) and mine[0].state == DeliveryState.delivered,
         sent_by_me=str(reading.message.sender) == me,
-        in_inbox=IN_INBOX,
+        forward_error=forward_error,
+        forward_id=str(uuid.uuid4()),
+        status=422 if forward_error else 200,
     )
+
+
+@router.post("/messages/{message_id}/forward")
+def forward(request: Request, principal: ReaderDep, message_id: str, data: FormDep) -> Response:
+    """Pass the message on; the handling code travels with it and H2 needs the permission."""
+    to = [t.strip() for t in str(data.get("to") or "").replace(";", ",").split(",") if t.strip()]
+    try:
+        if not to:
+            raise Invalid("to", "to.required", "to: at least one recipient agency")
+        sent = outbox.forward(
+            room_of(request),
+            principal,
+            message_id,
+            to,
+            str(data.get("note") or ""),
+            str(data.get("id") or "") or None,
+        )
+    except MessagingError as exc:
+        return read(request, principal, message_id, forward_error=exc.message)
+    return redirect(f"/messages/{sent.message.id}?notice=forwarded")
 
 
 @router.post("/messages/{message_id}/ack")
