@@ -64,10 +64,16 @@ class Server:
     record_id: str
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """Distinct loopback ports free now (held open together, so no two are the same)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def person(sid: str, name: str, birth: str, nat: str) -> service.RecordInput:
@@ -135,11 +141,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A node served by a real `polex serve` on a free loopback port."""
     home = tmp_path_factory.mktemp("e2e") / "node"
     users, record_id = provision(home)
-    port = free_port()
+    port, federation_port = free_ports(2)
     url = f"http://127.0.0.1:{port}"
     log = (home / "serve.log").open("wb")
     proc = subprocess.Popen(
-        [POLEX, "serve", "--home", str(home), "--host", "127.0.0.1", "--port", str(port)],
+        [
+            POLEX,
+            "serve",
+            "--home",
+            str(home),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--federation-port",
+            str(federation_port),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -157,7 +174,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield Server(url=url, home=home, users=users, record_id=record_id)
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
         log.close()
 
 
@@ -246,6 +267,7 @@ def test_officer_to_dpo_story(server: Server, chromium: Any) -> None:
 
     # a message about it to the owner agency
     page.get_by_role("link", name="Send a message about it").click()
+    assert page.locator("#case_ref").input_value() == "OP-BIRCH"  # the case worked on
     page.locator("#to").fill("IT-DCSA")
     page.locator("#subject").fill("Sergei Ivanov at Frankfurt airport")
     page.locator("#body").fill(

@@ -256,7 +256,7 @@ def test_cli_batch_model_and_endpoint(
     chart = data_dir / "weights.html"
     shown = runner.invoke(app, ["crossmatch", "model", "--html", str(chart)], env=env)
     assert shown.exit_code == 0, shown.output
-    assert "model v1" in shown.output and "Exact match on name" in shown.output
+    assert "model v1" in shown.output and "same name" in shown.output
     assert "vega" in chart.read_text()
     body = client.get("/api/v1/crossmatch/model", headers=de.headers).json()
     assert body["version"] == 1 and body["versions"][0]["version"] == 1
@@ -266,3 +266,25 @@ def test_cli_batch_model_and_endpoint(
     page = client.get("/api/v1/crossmatch/model/chart", headers=de.headers)
     assert page.status_code == 200 and "<script" in page.text
     assert client.get("/api/v1/crossmatch/model").status_code == 401
+
+
+def test_features_agree_across_scripts_orders_and_formats() -> None:
+    """The columns the model compares come from the search engine's normalisers."""
+    from polex.match.features import Entity, frame, row
+
+    def columns(name: str, birth: str, passport: str) -> dict[str, Any]:
+        props = {"name": [name], "birthDate": [birth], "passportNumber": [passport]}
+        return row(Entity("r", "DE-BKA", "Person", props))
+
+    cyrillic = columns("Сергей Иванов", "1978-03-14", "P-123 456")
+    latin = columns("Ivanov, Sergei", "1978", "p123456")
+    assert cyrillic["name"] == latin["name"] == "ivanov sergei"
+    assert (cyrillic["name_first"], cyrillic["name_last"]) == ("sergei", "ivanov")
+    assert cyrillic["name_keys"] == latin["name_keys"] and cyrillic["name_pairs"]
+    assert cyrillic["id_keys"] == latin["id_keys"] and latin["document"] == "P123456"
+    assert (cyrillic["birth_date"], cyrillic["birth_day"]) == ("1978-03-14", "14")
+    assert (latin["birth_date"], latin["birth_year"], latin["birth_month"]) == (None, "1978", None)
+    empty = row(Entity("e", "DE-BKA", "Person", {}))
+    assert all(empty[c] is None for c in empty if c not in ("unique_id", "owner"))
+    table = frame([Entity(str(i), "DE-BKA", "Person", {"name": ["A B"]}) for i in range(5)], 2)
+    assert table.num_rows == 5 and table.column("name").to_pylist() == ["a b"] * 5

@@ -182,3 +182,14 @@ def test_record_content_is_escaped(
     page = browser.get(answer.headers["location"]).text
     assert evil not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+
+
+def test_unknown_pages_answer_in_html_and_the_api_in_json(browser: TestClient) -> None:
+    page = browser.get("/no-such-page")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "Page not found" in page.text and "content-security-policy" in page.headers
+    api = browser.get("/api/v1/no-such-thing")
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+    unauthorised = browser.get("/api/v1/records")
+    assert unauthorised.status_code == 401
+    assert unauthorised.headers["www-authenticate"] == "Bearer"

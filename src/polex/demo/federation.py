@@ -21,6 +21,7 @@ import httpx
 
 from polex.access import accounts
 from polex.demo.generate import Agency, write_split
+from polex.federation.agreement import accept_offer, make_offer
 from polex.match.crossmatch import drain
 from polex.model.envelope import Database
 from polex.node import importer
@@ -102,6 +103,20 @@ def _load(node: Node, spec: DemoNode, data: Path, say: Callable[[str], None]) ->
     drain(node.engine, node.name)
 
 
+def _link(nodes: list[Node], say: Callable[[str], None]) -> None:
+    """Each node offers a link on its federation port (--port + 1); the other accepts it."""
+    offers = {
+        node.name: json.dumps(make_offer(node, f"https://127.0.0.1:{spec.port + 1}"))
+        for node, spec in zip(nodes, NODES, strict=True)
+    }
+    for node in nodes:
+        for partner, offer in offers.items():
+            if partner != node.name:
+                with node.engine.begin() as conn:
+                    accept_offer(conn, node.name, offer, "demo")
+                say(f"{node.name}: linked to {partner}")
+
+
 def prepare(directory: Path, size: str, say: Callable[[str], None]) -> list[dict[str, Any]]:
     """Create and load the demo nodes unless they exist; returns every login."""
     logins_file = directory / "logins.json"
@@ -114,10 +129,14 @@ def prepare(directory: Path, size: str, say: Callable[[str], None]) -> list[dict
     say(f"generating {SIZES[size]:,} records")
     write_split(data, SIZES[size], seed=2026, agencies=every_agency)
     logins: list[dict[str, Any]] = []
+    nodes = []
     for spec in NODES:
         node = init_node(directory / spec.name.lower(), spec.name)
         logins += _users(node, spec)
         _load(node, spec, data, say)
+        nodes.append(node)
+    _link(nodes, say)
+    for node in nodes:
         node.engine.dispose()
     logins_file.write_text(json.dumps(logins, indent=2) + "\n", encoding="utf-8")
     return logins

@@ -41,20 +41,30 @@ EM_MAX_PAIRS = 5e6
 EM_BLOCKING = ("name", "birth_date")
 
 
+def _as(level: Any, label: str) -> Any:
+    """A level with the words the analyst reads in the chart and in each hit's explanation."""
+    return level.configure(label_for_charts=label)
+
+
 def _name() -> cl.CustomComparison:
     return cl.CustomComparison(
         output_column_name="name",
         comparison_description="latinised name tokens and their phonetic keys",
         comparison_levels=[
             cll.NullLevel("name"),
-            cll.ExactMatchLevel("name", term_frequency_adjustments=True),
+            _as(cll.ExactMatchLevel("name", term_frequency_adjustments=True), "same name"),
             cll.CustomLevel("name_keys_l = name_keys_r", "same phonetic keys"),
-            cll.JaroWinklerLevel("name", 0.92),
-            cll.ArrayIntersectLevel("name_keys", 2),
-            cll.JaroWinklerLevel("name", 0.8),
-            cll.ArrayIntersectLevel("name_keys", 1),
-            cll.Or(cll.JaroWinklerLevel("name_first", 0.9), cll.JaroWinklerLevel("name_last", 0.9)),
-            cll.ElseLevel(),
+            _as(cll.JaroWinklerLevel("name", 0.92), "names almost alike"),
+            _as(cll.ArrayIntersectLevel("name_keys", 2), "two parts sound alike"),
+            _as(cll.JaroWinklerLevel("name", 0.8), "names alike"),
+            _as(cll.ArrayIntersectLevel("name_keys", 1), "one part sounds alike"),
+            _as(
+                cll.Or(
+                    cll.JaroWinklerLevel("name_first", 0.9), cll.JaroWinklerLevel("name_last", 0.9)
+                ),
+                "first or last part alike",
+            ),
+            _as(cll.ElseLevel(), "different"),
         ],
     )
 
@@ -65,16 +75,19 @@ def _birth() -> cl.CustomComparison:
         comparison_description="birth date, in parts",
         comparison_levels=[
             cll.NullLevel("birth_year"),
-            cll.ExactMatchLevel("birth_date"),
+            _as(cll.ExactMatchLevel("birth_date"), "same date"),
             cll.CustomLevel(
                 "birth_year_l = birth_year_r AND birth_month_l = birth_day_r "
                 "AND birth_day_l = birth_month_r",
                 "day and month swapped",
             ),
-            cll.DamerauLevenshteinLevel("birth_date", 1),
-            cll.And(cll.ExactMatchLevel("birth_year"), cll.ExactMatchLevel("birth_month")),
-            cll.ExactMatchLevel("birth_year"),
-            cll.ElseLevel(),
+            _as(cll.DamerauLevenshteinLevel("birth_date", 1), "one digit apart"),
+            _as(
+                cll.And(cll.ExactMatchLevel("birth_year"), cll.ExactMatchLevel("birth_month")),
+                "same year and month",
+            ),
+            _as(cll.ExactMatchLevel("birth_year"), "same year"),
+            _as(cll.ElseLevel(), "different"),
         ],
     )
 
@@ -85,9 +98,9 @@ def _identifiers() -> cl.CustomComparison:
         comparison_description="document numbers, phones and e-mails as index keys",
         comparison_levels=[
             cll.NullLevel("id_keys"),
-            cll.ArrayIntersectLevel("id_keys", 1),
-            cll.DamerauLevenshteinLevel("document", 1),
-            cll.ElseLevel(),
+            _as(cll.ArrayIntersectLevel("id_keys", 1), "an identifier shared"),
+            _as(cll.DamerauLevenshteinLevel("document", 1), "document number one edit apart"),
+            _as(cll.ElseLevel(), "different"),
         ],
     )
 
@@ -99,19 +112,22 @@ def _address() -> cl.CustomComparison:
         comparison_levels=[
             cll.NullLevel("address"),
             cll.CustomLevel("address_l = address_r", "same address"),
-            cll.ArrayIntersectLevel("address", 6),
-            cll.And(
-                cll.ArrayIntersectLevel("address", 4),
-                cll.CustomLevel("address_numbers_l = address_numbers_r"),
+            _as(cll.ArrayIntersectLevel("address", 6), "6 words shared"),
+            _as(
+                cll.And(
+                    cll.ArrayIntersectLevel("address", 4),
+                    cll.CustomLevel("address_numbers_l = address_numbers_r"),
+                ),
+                "4 words and the numbers shared",
             ),
-            cll.ArrayIntersectLevel("address", 4),
+            _as(cll.ArrayIntersectLevel("address", 4), "4 words shared"),
             cll.CustomLevel(
                 "address_numbers_l = address_numbers_r", "same house and postal numbers"
             ),
-            cll.ArrayIntersectLevel("address", 3),
-            cll.ArrayIntersectLevel("address", 2),
-            cll.ArrayIntersectLevel("address", 1),
-            cll.ElseLevel(),
+            _as(cll.ArrayIntersectLevel("address", 3), "3 words shared"),
+            _as(cll.ArrayIntersectLevel("address", 2), "2 words shared"),
+            _as(cll.ArrayIntersectLevel("address", 1), "1 word shared"),
+            _as(cll.ElseLevel(), "different"),
         ],
     )
 
@@ -121,8 +137,8 @@ def _nationality() -> cl.CustomComparison:
         output_column_name="nationality",
         comparison_levels=[
             cll.NullLevel("nationality"),
-            cll.ArrayIntersectLevel("nationality", 1),
-            cll.ElseLevel(),
+            _as(cll.ArrayIntersectLevel("nationality", 1), "a nationality shared"),
+            _as(cll.ElseLevel(), "different"),
         ],
     )
 

@@ -119,7 +119,7 @@ def receipt_document(
     }
 
 
-def _receipts_for(conn: Connection, room: Mailroom, message_id: str) -> list[bytes]:
+def _receipts(room: Mailroom, message_id: str, deliveries: Sequence[Delivery]) -> list[bytes]:
     """Receipts for this node's recipients of a message, as their deliveries stand now."""
     return [
         _receipt(
@@ -134,7 +134,7 @@ def _receipts_for(conn: Connection, room: Mailroom, message_id: str) -> list[byt
                 d.reason,
             ),
         )
-        for d in store.deliveries(conn, [message_id])[message_id]
+        for d in deliveries
         if d.recipient.node == room.node
     ]
 
@@ -182,47 +182,77 @@ def _check_incoming(
     return _Incoming(message, document, signature, local)
 
 
+def _known(conn: Connection, room: Mailroom, addresses: Sequence[Address]) -> set[Address]:
+    """Those of ``addresses`` whose agency is registered here (agencies are never removed, so
+    what was found once is remembered for the process)."""
+    for a in {a.agency for a in addresses} - room.known_agencies:
+        if agencies.get(conn, a) is not None:
+            room.known_agencies.add(a)
+    return {a for a in addresses if a.agency in room.known_agencies}
+
+
 def _store_incoming(
-    conn: Connection, room: Mailroom, incoming: _Incoming, partner_node: str
-) -> list[bytes]:
-    message, local = incoming.message, incoming.local
-    existing = store.get_row(conn, message.id)
-    if existing is not None:
-        if bytes(existing.signature) != incoming.signature:
-            raise Conflict("id", "message.id_reused", f"id: message {message.id} exists")
-        return _receipts_for(conn, room, message.id)
+    conn: Connection, room: Mailroom, batch: Sequence[_Incoming | MessagingError], partner_node: str
+) -> list[list[bytes] | MessagingError]:
+    """Store the new messages of a batch with a few statements for all of them; a message
+    stored before (a relay retrying) is answered with its receipts as they stand."""
+    ids = [i.message.id for i in batch if isinstance(i, _Incoming)]
+    existing = store.get_rows(conn, ids)
     now = utcnow()
-    known = {a for a in local if agencies.get(conn, a.agency) is not None}
+    new: list[_Incoming] = []
+    taken: dict[str, bytes] = {mid: bytes(row.signature) for mid, row in existing.items()}
+    for item in batch:
+        if isinstance(item, _Incoming) and item.message.id not in taken:
+            new.append(item)
+            taken[item.message.id] = item.signature
+    known = _known(conn, room, [a for i in new for a in i.local])
     store.insert_messages(
         conn,
         room.crypto,
-        [(message, incoming.signature, room.crypto.sign(incoming.document))],
+        [(i.message, i.signature, room.crypto.sign(i.document)) for i in new],
         now,
     )
     store.insert_deliveries(
-        conn, [(message.id, a) for a in sorted(known)], DeliveryState.delivered, now
+        conn,
+        [(i.message.id, a) for i in new for a in sorted(set(i.local) & known)],
+        DeliveryState.delivered,
+        now,
     )
     store.insert_deliveries(
         conn,
-        [(message.id, a) for a in sorted(set(local) - known)],
+        [(i.message.id, a) for i in new for a in sorted(set(i.local) - known)],
         DeliveryState.failed,
         now,
         reason=f"no such agency on node {room.node}",
     )
-    audit.append(
+    audit.append_many(
         conn,
-        actor=f"node:{partner_node}",
-        action="message.receive",
-        target=message.id,
-        case_ref=message.case_ref,
-        details={
-            "from": str(message.sender),
-            "to": [str(a) for a in local],
-            "handling": message.handling.value,
-            "priority": message.priority.value,
-        },
+        [
+            {
+                "actor": f"node:{partner_node}",
+                "action": "message.receive",
+                "target": i.message.id,
+                "case_ref": i.message.case_ref,
+                "details": {
+                    "from": str(i.message.sender),
+                    "to": [str(a) for a in i.local],
+                    "handling": i.message.handling.value,
+                    "priority": i.message.priority.value,
+                },
+            }
+            for i in new
+        ],
     )
-    return _receipts_for(conn, room, message.id)
+    standing = store.deliveries(conn, ids)
+    out: list[list[bytes] | MessagingError] = []
+    for item in batch:
+        if isinstance(item, MessagingError):
+            out.append(item)
+        elif taken[item.message.id] != item.signature:
+            out.append(Conflict("id", "message.id_reused", f"id: message {item.message.id} exists"))
+        else:
+            out.append(_receipts(room, item.message.id, standing[item.message.id]))
+    return out
 
 
 def accept_incoming(
@@ -235,7 +265,10 @@ def accept_incoming(
     partner's relay may retry freely."""
     incoming = _check_incoming(room, _parse(envelope, "message"), partner_node, partner_key)
     with room.engine.begin() as conn:
-        return _store_incoming(conn, room, incoming, partner_node)
+        (outcome,) = _store_incoming(conn, room, [incoming], partner_node)
+    if isinstance(outcome, MessagingError):
+        raise outcome
+    return outcome
 
 
 def accept_incoming_many(
@@ -251,17 +284,8 @@ def accept_incoming_many(
             )
         except MessagingError as exc:
             checked.append(exc)
-    out: list[list[bytes] | MessagingError] = []
     with room.engine.begin() as conn:
-        for item in checked:
-            if isinstance(item, MessagingError):
-                out.append(item)
-                continue
-            try:
-                out.append(_store_incoming(conn, room, item, partner_node))
-            except MessagingError as exc:
-                out.append(exc)
-    return out
+        return _store_incoming(conn, room, checked, partner_node)
 
 
 def queue_receipt(
@@ -333,35 +357,25 @@ def _check_receipt(
     return _Receipt(mid, recipient, state, at, doc)
 
 
-def _apply(conn: Connection, room: Mailroom, receipt: _Receipt) -> Delivery:
-    mid, recipient, state, at, doc = (
-        receipt.message_id,
-        receipt.recipient,
-        receipt.state,
-        receipt.at,
-        receipt.document,
-    )
-    d = message_deliveries.c
-    key = (d.message_id == mid, d.recipient == str(recipient))
-    origin = conn.execute(select(messages.c.origin_node).where(messages.c.id == mid)).first()
-    row = conn.execute(select(message_deliveries).where(*key)).first()
-    if origin is None or origin.origin_node != room.node or row is None:
-        raise NotFound("message_id", "receipt.unknown", f"message_id: no delivery {mid}")
-    current = DeliveryState(row.state)
-    values: dict[str, Any] = {}
-    if state == DeliveryState.failed:
-        if PROGRESS.get(current, -1) < PROGRESS[DeliveryState.delivered]:
-            values = {"state": state.value, "reason": doc.get("reason")}
-    elif current == DeliveryState.failed or PROGRESS[state] > PROGRESS[current]:
-        values = {"state": state.value, "reason": None, "lease_until": None}
-        values["sent_at"] = row.sent_at or at
-        values["delivered_at"] = row.delivered_at or at
-        if state == DeliveryState.acknowledged:
-            values["acknowledged_at"] = at
-            values["acknowledged_by"] = doc.get("by")
-    if values:
-        conn.execute(update(message_deliveries).where(*key).values(**values))
-    return next(x for x in store.deliveries(conn, [mid])[mid] if str(x.recipient) == str(recipient))
+def _transition(state: DeliveryState, row: Any, receipt: _Receipt) -> dict[str, Any]:
+    """How a receipt moves a delivery now in ``state`` (nothing: it would move it backwards)."""
+    if receipt.state == DeliveryState.failed:
+        if PROGRESS.get(state, -1) < PROGRESS[DeliveryState.delivered]:
+            return {"state": receipt.state.value, "reason": receipt.document.get("reason")}
+        return {}
+    if state != DeliveryState.failed and PROGRESS[receipt.state] <= PROGRESS[state]:
+        return {}
+    values: dict[str, Any] = {"state": receipt.state.value, "reason": None, "lease_until": None}
+    values["sent_at"] = row.sent_at or receipt.at
+    values["delivered_at"] = row.delivered_at or receipt.at
+    if receipt.state == DeliveryState.acknowledged:
+        values["acknowledged_at"] = receipt.at
+        values["acknowledged_by"] = receipt.document.get("by")
+    return values
+
+
+def _unknown(mid: str) -> NotFound:
+    return NotFound("message_id", "receipt.unknown", f"message_id: no delivery {mid}")
 
 
 def apply_receipt(
@@ -369,29 +383,65 @@ def apply_receipt(
 ) -> Delivery:
     """Move one of our deliveries forward on a partner's signed receipt (never backwards)."""
     checked = _check_receipt(room, receipt, partner_node, partner_key)
-    with room.engine.begin() as conn:
-        return _apply(conn, room, checked)
+    (outcome,) = apply_receipts(room, [receipt], partner_node, partner_key, [checked])
+    if outcome is not None:
+        raise outcome
+    with room.engine.connect() as conn:
+        return next(
+            x
+            for x in store.deliveries(conn, [checked.message_id])[checked.message_id]
+            if str(x.recipient) == str(checked.recipient)
+        )
 
 
 def apply_receipts(
-    room: Mailroom, receipts: Sequence[bytes], partner_node: str, partner_key: Ed25519PublicKey
-) -> list[Delivery | MessagingError]:
-    """``apply_receipt`` for many receipts in one transaction; per receipt, the delivery as it
-    now stands or the error that refused the receipt."""
-    checked: list[_Receipt | MessagingError] = []
-    for receipt in receipts:
-        try:
-            checked.append(_check_receipt(room, receipt, partner_node, partner_key))
-        except MessagingError as exc:
-            checked.append(exc)
-    out: list[Delivery | MessagingError] = []
+    room: Mailroom,
+    receipts: Sequence[bytes],
+    partner_node: str,
+    partner_key: Ed25519PublicKey,
+    checked: Sequence[_Receipt | MessagingError] | None = None,
+) -> list[MessagingError | None]:
+    """``apply_receipt`` for many receipts in one transaction; per receipt, None when it was
+    applied or the error that refused it."""
+    if checked is None:
+        checked = []
+        for receipt in receipts:
+            try:
+                checked.append(_check_receipt(room, receipt, partner_node, partner_key))
+            except MessagingError as exc:
+                checked.append(exc)
+    good = [c for c in checked if isinstance(c, _Receipt)]
+    mids = sorted({c.message_id for c in good})
+    d = message_deliveries.c
+    out: list[MessagingError | None] = []
     with room.engine.begin() as conn:
+        ours = set(
+            conn.execute(
+                select(messages.c.id).where(
+                    messages.c.id.in_(mids), messages.c.origin_node == room.node
+                )
+            ).scalars()
+        )
+        rows = {
+            (r.message_id, r.recipient): r
+            for r in conn.execute(select(message_deliveries).where(d.message_id.in_(mids)))
+        }
+        states = {key: DeliveryState(r.state) for key, r in rows.items()}
         for item in checked:
             if isinstance(item, MessagingError):
                 out.append(item)
                 continue
-            try:
-                out.append(_apply(conn, room, item))
-            except MessagingError as exc:
-                out.append(exc)
+            key = (item.message_id, str(item.recipient))
+            if item.message_id not in ours or key not in rows:
+                out.append(_unknown(item.message_id))
+                continue
+            values = _transition(states[key], rows[key], item)
+            if values:
+                conn.execute(
+                    update(message_deliveries)
+                    .where(d.message_id == key[0], d.recipient == key[1])
+                    .values(**values)
+                )
+                states[key] = item.state
+            out.append(None)
     return out

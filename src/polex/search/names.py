@@ -6,7 +6,8 @@ transliterated to Latin (rigour for the scripts it spells the way passports do, 
 rest), cut into tokens whose order carries no meaning, and each token gets a consonant
 skeleton in which the letters spellings disagree on (vowels, doubled letters, v/w/f, c/k/q/g,
 d/t, b/p, z/s, kh/h, sh/ch/zh/s) collapse: Mohammed, Muhamad and the Arabic محمد (ICU: "mhmd")
-share one key; Ivanov and Ivanoff; Sergei, Serguei and Sergej.
+share one key; Ivanov and Ivanoff; Sergei, Serguei and Sergej. (rigour's metaphone does not
+fit here: it keys "mhmd" as MMT and "mohammed" as MHMT, the very pair that must meet.)
 
 Everything here runs per record on bulk import, so the expensive work (transliteration,
 skeletons) is cached per word: names differ, the words they are made of repeat."""
@@ -26,7 +27,7 @@ _CACHE = 200_000
 # present or absent at the writer's whim ("Mohammed bin Salman", "Mohammed Salman"). Connectors
 # only count as such between two names: "Bin" is also a Chinese given name (Zhu Bin, Bin Li);
 # "bn", "abn" and "bnt" are how ICU spells بن, ابن, بنت. ("Ben" stays: a given name too.)
-ARTICLES = frozenset({"al", "el", "ul"})
+ARTICLES = ("al", "el", "ul")
 CONNECTORS = frozenset({"bin", "ibn", "bint", "binti", "bn", "abn", "bnt", "ould"})
 # European particles are kept as tokens (they are weighed by frequency when scoring) but do not
 # make keys: "Maria de Souza" is looked up under "maria" and "souza" like "Maria Souza".
@@ -37,9 +38,6 @@ KEYLESS_PARTICLES = frozenset(
 # "Abd" (servant of) and the name after it are one name in Arabic, written as one or two Latin
 # words: Abdullah, Abd Allah, Abdel Rahman, Abdulrahman and عبد الرحمن all become "abd"+rest.
 ABD_PREFIXES = ("abdoul", "abdul", "abdel", "abdal", "abdol", "abdur", "abd")
-# Glued Arabic article in Latin spellings ("Alhassan", "Elmasri"); only stripped as an extra
-# form, because "Albert" and "Elvira" start the same way.
-GLUED_ARTICLES = ("al", "el", "ul")
 # Honorifics that lead a name ("Dr", "Prof", "Herr"): rigour's list, single words only.
 TITLES = frozenset(
     p.lower().rstrip(".") for p in person_name_prefixes_list() if p.replace(".", "").isalpha()
@@ -107,6 +105,7 @@ def _arabic(word: str) -> str:
 
 @lru_cache(maxsize=_CACHE)
 def _latin_word(word: str) -> str:
+    """One word of a non-ASCII name in Latin, by the transliteration that suits its script."""
     scripts = text_scripts(word)
     if "Han" in scripts:
         latin = _han(word)
@@ -132,7 +131,7 @@ def latinise(text: str) -> str:
 
 
 def _reorder(name: str) -> str:
-    """ "Family, Given" as written in registers becomes "Given Family"."""
+    """Registers write "Family, Given"; that becomes "Given Family"."""
     for comma in (",", "،"):
         if name.count(comma) == 1:
             family, given = name.split(comma)
@@ -142,10 +141,17 @@ def _reorder(name: str) -> str:
 
 def _strip_article(token: str) -> str:
     """A token without a glued Arabic article ("alhasan" -> "hasan")."""
-    for article in GLUED_ARTICLES:
+    for article in ARTICLES:
         if token.startswith(article) and len(token) - len(article) >= 3:
             return token[len(article) :]
     return token
+
+
+def article_forms(token: str) -> tuple[str, ...]:
+    """A token and, if it may start with a glued Arabic article ("alhasan"), the name without
+    it; both forms are keyed and compared, since "Albert" starts the same way."""
+    bare = _strip_article(token)
+    return (token,) if bare == token else (token, bare)
 
 
 def _abd_compound(tokens: list[str]) -> list[str]:
@@ -170,6 +176,7 @@ def _abd_compound(tokens: list[str]) -> list[str]:
 
 @lru_cache(maxsize=_CACHE)
 def _tokens(name: str) -> tuple[str, ...]:
+    """Cached tokens of a name (see ``name_tokens``)."""
     latin = latinise(_reorder(name))
     words = latin.split()
     while len(words) > 1 and words[0] in TITLES:
@@ -271,7 +278,7 @@ def skeleton(token: str, initial_vowel: bool = False) -> str:
 @lru_cache(maxsize=_CACHE)
 def token_keys(token: str) -> frozenset[str]:
     """Cached phonetic keys of one token (see ``phonetic_keys``)."""
-    forms = {token, _strip_article(token)}
+    forms = article_forms(token)
     keys = {skeleton(form) for form in forms}
     if "w" in token[1:]:  # و is a vowel (Mahmoud, "mhmwd") or w (Marwan, "mrwan")
         keys |= {skeleton(form[:1] + form[1:].replace("w", "")) for form in forms}
@@ -284,5 +291,6 @@ def token_keys(token: str) -> frozenset[str]:
 
 def phonetic_keys(token: str) -> set[str]:
     """Keys under which a token is indexed and looked up: its consonant skeleton, plus variants
-    where a spelling is ambiguous (a glued Arabic article, w as vowel, initial j as y)."""
+    where a spelling is ambiguous (a glued Arabic article, w as vowel, ch as ч or х, initial j
+    as y)."""
     return set(token_keys(token))

@@ -24,7 +24,7 @@ from rigour._core import text_scripts
 from polex.model.ftm import model
 from polex.search.identifiers import Key, fold, identifier_keys
 from polex.search.keys import entity_names
-from polex.search.names import GLUED_ARTICLES, name_tokens, token_keys
+from polex.search.names import article_forms, name_tokens, token_keys
 
 # At and above this a hit is a match (`match: true`); below it, a possible match to look at.
 # Chosen on the labelled evaluation set (tests/search/eval_names.py): true matches with
@@ -91,14 +91,6 @@ class Score:
 TokenWeight = Callable[[str], float]
 
 
-def _forms(token: str) -> tuple[str, ...]:
-    """A token and, for a glued Arabic article ("alhasan"), the name without it."""
-    for article in GLUED_ARTICLES:
-        if token.startswith(article) and len(token) - len(article) >= 3:
-            return (token, token[len(article) :])
-    return (token,)
-
-
 def _spelling(a: str, b: str) -> float:
     """Spelling similarity: Jaro-Winkler (kind to typos late in a name) averaged with
     optimal-string-alignment edits (which keep "halabi" from matching "hala" on a prefix).
@@ -132,7 +124,7 @@ def token_similarity(a: str, b: str, translit: bool = False) -> float:
         return 1.0
     if len(a) == 1 or len(b) == 1:
         return INITIAL if a[0] == b[0] else 0.0
-    sim = max(_spelling(x, y) for x in _forms(a) for y in _forms(b))
+    sim = max(_spelling(x, y) for x in article_forms(a) for y in article_forms(b))
     if sim < 1 and _same_sound(a, b, sim, translit):
         sim = SAME_SOUND + (1 - SAME_SOUND) * sim
     return sim if sim >= TOKEN_FLOOR else 0.0
@@ -165,12 +157,14 @@ def align(
 ) -> list[tuple[Span, Span, float]]:
     """Pairs of token runs that match, best first, each token used once (greedy: names have a
     handful of tokens, and the best pair is almost always right)."""
-    options = [
-        (token_similarity(a, b, translit) if single else _run_similarity(a, b), ls, rs)
-        for ls, a in _spans(left)
-        for rs, b in _spans(right)
-        if (single := ls[1] - ls[0] == 1 == rs[1] - rs[0]) or 1 in (ls[1] - ls[0], rs[1] - rs[0])
-    ]
+    options = []
+    for ls, a in _spans(left):
+        for rs, b in _spans(right):
+            sizes = (ls[1] - ls[0], rs[1] - rs[0])
+            if sizes == (1, 1):
+                options.append((token_similarity(a, b, translit), ls, rs))
+            elif 1 in sizes:  # a run against a single token, never a run against a run
+                options.append((_run_similarity(a, b), ls, rs))
     options.sort(key=lambda o: (o[0], o[1][1] - o[1][0] + o[2][1] - o[2][0]), reverse=True)
     used_left: set[int] = set()
     used_right: set[int] = set()
@@ -188,6 +182,7 @@ def align(
 
 
 def _coverage(tokens: Sequence[str], matched: dict[int, float], weight: TokenWeight) -> float:
+    """Weighted share of the tokens matched, each counting by its similarity."""
     total = sum(weight(t) for t in tokens)
     if not total:
         return 0.0
@@ -215,7 +210,7 @@ def token_set_similarity(
         " ".join(left[slice(*ls)])
         + ("=" if sim == 1 else "~")
         + " ".join(right[slice(*rs)])
-        + ("" if sim == 1 else f" {sim:.2f}")
+        + ("" if sim == 1 else f" {int(sim * 100) / 100:.2f}")
         for ls, rs, sim in pairs
     )
     return score, how

@@ -6,8 +6,10 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from polex.node.home import Node
 from polex.web import security
@@ -29,6 +31,7 @@ from polex.web.routes import (
 from polex.web.settings import WebSettings, from_environment
 
 STATIC = Path(__file__).parent / "static"
+API_PREFIXES = ("/api/", "/openapi.json", "/healthz", "/static/")
 
 
 def install(app: FastAPI, node: Node, settings: WebSettings | None = None) -> None:
@@ -50,6 +53,19 @@ def install(app: FastAPI, node: Node, settings: WebSettings | None = None) -> No
         if is_htmx(request):
             return Response(status_code=204, headers={"HX-Redirect": target})
         return redirect(target)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        """A browser asking for a page that is not there gets a page; the API its JSON."""
+        if request.url.path.startswith(API_PREFIXES):
+            return await http_exception_handler(request, exc)
+        return page(
+            request,
+            "error.html",
+            title="Page not found" if exc.status_code == 404 else "Request refused",
+            status=exc.status_code,
+            error=f"{request.url.path}: {exc.detail}",
+        )
 
     @app.exception_handler(RoleRequired)
     async def _role(request: Request, exc: RoleRequired) -> HTMLResponse:

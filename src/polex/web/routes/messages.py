@@ -20,6 +20,7 @@ from polex.messaging.mailroom import Mailroom
 from polex.messaging.model import AttachmentMeta, DeliveryState, Draft, Priority
 from polex.model.envelope import Handling
 from polex.store import agencies
+from polex.web import purpose
 from polex.web.deps import FormDep, ReaderDep, web_of, web_router
 from polex.web.render import page, redirect
 
@@ -108,7 +109,7 @@ def compose(
     request: Request,
     principal: ReaderDep,
     to: str = "",
-    record: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI reads the default
+    record: Annotated[list[str] | None, Query()] = None,
     about: str = "",
     reply: str = "",
     workspace: str = "",
@@ -117,10 +118,12 @@ def compose(
     values.update(
         id=str(uuid.uuid4()), to=to, handling="H0", priority="routine", workspace_id=workspace
     )
+    web = web_of(request)
+    values["case_ref"] = purpose.load(request, web.settings, web.secret).case_ref
     if about:
         values["body"] = f"About a record of yours that my search hit: `{about}`.\n\n"
-    with web_of(request).node.engine.begin() as conn:
-        shown = refs.visible(conn, principal, record)
+    with web.node.engine.begin() as conn:
+        shown = refs.visible(conn, principal, record or [])
     if shown and shown[0].caption:
         values["subject"] = shown[0].caption
     if reply:
