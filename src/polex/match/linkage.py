@@ -82,6 +82,10 @@ def _birth() -> cl.CustomComparison:
                 "day and month swapped",
             ),
             _as(cll.DamerauLevenshteinLevel("birth_date", 1), "one digit apart"),
+            cll.CustomLevel(
+                "birth_year_l = birth_year_r AND (birth_month_l IS NULL OR birth_month_r IS NULL)",
+                "same year, one side gives only the year",
+            ),
             _as(
                 cll.And(cll.ExactMatchLevel("birth_year"), cll.ExactMatchLevel("birth_month")),
                 "same year and month",
