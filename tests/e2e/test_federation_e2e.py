@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 
 from polex.access import accounts
 from polex.messaging.tables import message_deliveries, messages
@@ -237,7 +237,8 @@ def test_an_outage_loses_nothing_and_keeps_threads_in_order(
         rows = conn.execute(
             select(messages.c.id, messages.c.thread_id)
             .where(messages.c.id.in_(sent))
-            .order_by(messages.c.stored_at)
+            # rowid breaks ties between messages stored in one batch: it is the arrival order
+            .order_by(messages.c.stored_at, text("rowid"))
         ).all()
         copies = (
             conn.execute(
