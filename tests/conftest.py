@@ -98,3 +98,21 @@ def make_actor(node: Node):  # type: ignore[no-untyped-def]
 def client(node: Node) -> Iterator[TestClient]:
     with TestClient(create_app(node)) as c:
         yield c
+
+
+_exit_status = 0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    global _exit_status
+    _exit_status = int(exitstatus)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave once the report is printed: a background worker thread some library leaves behind
+    must not keep CI waiting (the suite's result is already decided here)."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_status)

@@ -254,7 +254,9 @@ class FederationServer:
             timeout_graceful_shutdown=SHUTDOWN_GRACE,
         )
         self.server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self.server.run, name="polex-federation")
+        self._thread = threading.Thread(
+            target=self.server.run, name="polex-federation", daemon=True
+        )
 
     def update_pins(self, current: list[Link]) -> None:
         self.pins.update(
