@@ -4,8 +4,10 @@ the database, sessions and tokens that expire and are revoked, every attempt aud
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from polex.access import accounts, sessions, totp
@@ -206,3 +208,20 @@ def test_principal_carries_the_agencys_case_references(node: Node, anna: account
         workspaces.create(conn, node.name, principal, "Operation Rhine", case_ref="OP-RHINE")
         again = accounts.authenticate(conn, anna.token, node.name)
     assert again is not None and again.case_refs == {"OP-RHINE"}
+
+
+def test_admin_adds_a_user_through_the_api_with_a_second_factor(
+    node: Node, make_actor: Any, client: TestClient
+) -> None:
+    admin = make_actor("root", "DE-BKA", "admin", "DE")
+    answer = client.post(
+        "/api/v1/users",
+        json={"username": "ben", "agency": "DE-BKA", "role": "analyst"},
+        headers=admin.headers,
+    )
+    assert answer.status_code == 201, answer.text
+    secret = answer.json()["totp_secret"]
+    with node.engine.begin() as conn:
+        accounts.set_password(conn, "ben", PASSWORD, actor="root@DE-BKA")
+    now = datetime.now(UTC)
+    assert attempt(node, PASSWORD, totp.code_at(secret, now), username="ben") is None

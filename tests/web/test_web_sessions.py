@@ -116,6 +116,10 @@ def test_each_role_sees_its_own_pages(browser: TestClient, sign_in: Any, make_ac
     sign_in(make_actor("adam", "DE-BKA", "admin", "DE"))
     assert browser.get("/").headers["location"] == "/admin"
     assert browser.get("/records").status_code == 403
+    assert browser.get("/audit").status_code == 403  # an admin reads no audit trail ...
+    chain = browser.get("/audit/verify")  # ... but verifies the chain, as the policy says
+    assert chain.status_code == 200 and "The chain is intact" in chain.text
+    assert 'href="/audit/reports"' not in chain.text
 
 
 def credentials(node: Node, username: str) -> tuple[str, str]:

@@ -36,6 +36,7 @@ class UserOut(BaseModel):
 
 class NewUserOut(UserOut):
     token: str
+    totp_secret: str  # for the authenticator app; shown once, like the token
 
 
 @router.get("/agencies", response_model=list[AgencyIO])
@@ -80,4 +81,4 @@ def add_user(node: NodeDep, admin: AdminDep, body: UserIn) -> NewUserOut:
             target=body.username,
             details={"agency": body.agency, "role": body.role},
         )
-    return NewUserOut(**new.user.__dict__, token=new.token)
+    return NewUserOut(**new.user.__dict__, token=new.token, totp_secret=new.totp_secret)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Row, insert, select
 
 from polex.audit import log
 from polex.audit.tables import audit_checkpoints, audit_head
@@ -72,13 +73,8 @@ def create(conn: Connection, node: str, key: Ed25519PrivateKey, actor: str) -> C
     return Checkpoint(seq=row.seq, hash=row.hash, signature=signature, ts=ts)
 
 
-def _checkpoint(row: object) -> Checkpoint:
-    return Checkpoint(
-        seq=row.seq,  # type: ignore[attr-defined]
-        hash=row.hash,  # type: ignore[attr-defined]
-        signature=row.signature,  # type: ignore[attr-defined]
-        ts=row.ts,  # type: ignore[attr-defined]
-    )
+def _checkpoint(row: Row[Any]) -> Checkpoint:
+    return Checkpoint(seq=row.seq, hash=row.hash, signature=row.signature, ts=row.ts)
 
 
 def all_checkpoints(conn: Connection) -> list[Checkpoint]:

@@ -34,7 +34,9 @@ ShareOpt = Annotated[
 ]
 CrossmatchOpt = Annotated[
     bool,
-    typer.Option("--crossmatch/--no-crossmatch", help="Match the partner's new records here."),
+    typer.Option(
+        "--crossmatch/--no-crossmatch", help="Cross-node matching of new records with the partner."
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -111,7 +113,7 @@ def accept(
         text = offer_file.read_bytes()
     except OSError as exc:
         _fail(f"offer: {exc}")
-    ours = _sharing(share, crossmatch) if share else None
+    ours = _sharing(share, crossmatch) if share or not crossmatch else None
     with node.engine.begin() as conn:
         try:
             link = accept_offer(conn, node.name, text, "operator", ours)

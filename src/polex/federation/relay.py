@@ -6,7 +6,8 @@ that a partner receives each thread in order, only one process relays to a given
 time: it holds that partner's row in ``federation_relay`` for ``RELAY_LEASE`` and renews it while
 it runs; another worker or host takes over once the lease runs out. The same loop keeps the
 links fresh (and the TLS pins with them), forgets old nonces and pings idle partners so that
-link status stays true when no traffic flows."""
+link status stays true when no traffic flows, and offers partners this node's new records
+for cross-node matching (crossnode.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import httpx
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 
+from polex.federation import crossnode
 from polex.federation.links import Link
 from polex.federation.service import Federation
 from polex.federation.signing import purge_nonces
@@ -171,6 +173,8 @@ class Relay:
         self._thread = threading.Thread(target=self._run, name="polex-relay", daemon=True)
         self._purged = float("-inf")
         self._pinged: dict[str, float] = {}
+        self._match_retry: dict[str, float] = {}
+        self._match_failures: dict[str, int] = {}
 
     def start(self) -> None:
         self._thread.start()
@@ -194,12 +198,29 @@ class Relay:
             moved += delivery.relay_pending(
                 self.fed.mailroom, self.transport, self.fed, limit=RELAY_BATCH, nodes=[link.node]
             )
+            moved += self._crossmatch(link)
             self._heartbeat(link)
         if time.monotonic() - self._purged > PURGE_INTERVAL:
             with self.fed.engine.begin() as conn:
                 purge_nonces(conn)
             self._purged = time.monotonic()
         return moved
+
+    def _crossmatch(self, link: Link) -> int:
+        """Offer the partner our new records, backing off while it cannot be reached."""
+        if time.monotonic() < self._match_retry.get(link.node, float("-inf")):
+            return 0
+        try:
+            offered = crossnode.push(self.fed, link)
+        except httpx.HTTPError as exc:
+            failures = self._match_failures.get(link.node, 0) + 1
+            self._match_failures[link.node] = failures
+            delay = delivery.retry_delay(failures).total_seconds()
+            self._match_retry[link.node] = time.monotonic() + delay
+            self.fed.contact(link.node, f"{link.node} cross-matching failed: {exc}")
+            return 0
+        self._match_failures.pop(link.node, None)
+        return offered
 
     def _heartbeat(self, link: Link) -> None:
         if time.monotonic() - self._pinged.get(link.node, float("-inf")) < HEARTBEAT_INTERVAL:

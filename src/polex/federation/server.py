@@ -23,7 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from polex.federation import fedsearch, relay
+from polex.federation import crossnode, fedsearch, relay
 from polex.federation.errors import FederationError, Refused
 from polex.federation.links import Link
 from polex.federation.service import Federation
@@ -222,6 +222,11 @@ def create_federation_app(
             fed.mailroom, peer.body, peer.link.node, peer.link.signing_key
         )
         return {"recipient": str(delivery.recipient), "state": delivery.state.value}
+
+    @app.post(f"{PREFIX}/match")
+    def match(peer: PeerDep) -> dict[str, Any]:
+        with fed.engine.begin() as conn:
+            return crossnode.answer(conn, fed.name, peer.link, peer.json())
 
     @app.post(f"{PREFIX}/search")
     def search(peer: PeerDep) -> dict[str, Any]:

@@ -22,7 +22,8 @@ class Sharing(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     databases: dict[Database, Mode] = Field(default_factory=dict)
-    # whether the partner's new records are matched against ours (both owners get the hits)
+    # whether this node takes part in cross-node matching with the partner: its records offered
+    # to the partner, the partner's matched here (both owners get the hits)
     crossmatch: bool = True
 
     def mode(self, database: str) -> Mode | None:

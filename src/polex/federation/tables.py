@@ -64,3 +64,12 @@ federation_offers = Table(
     Column("shares", Json, nullable=False),
     Column("created_at", Timestamp, nullable=False),
 )
+
+# Per partner: the last record write (time, id) offered to it for cross-node matching.
+federation_crossmatch = Table(
+    "federation_crossmatch",
+    metadata,
+    Column("node", String(64), primary_key=True),
+    Column("written_at", Timestamp, nullable=False),
+    Column("record_id", String(40), nullable=False),
+)

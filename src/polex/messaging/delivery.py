@@ -21,6 +21,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Collection, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
@@ -329,49 +330,64 @@ def _relay_to(
         for mid, recipients in queue:
             _retry_or_fail(room, mid, recipients, TransportError(f"{node} is not a partner", True))
         return 0
+    with room.engine.connect() as conn:
+        exported = exchange.export_envelopes(conn, room, [mid for mid, _ in queue])
     envelopes: dict[str, bytes] = {}
-    broken: list[tuple[str, list[str], str]] = []
-    with room.engine.begin() as conn:
-        for mid, recipients in queue:
-            try:
-                envelopes[mid] = exchange.export_envelope(conn, room, mid)
-            except MessagingError as exc:
-                broken.append((mid, recipients, str(exc)))
-    for mid, recipients, reason in broken:
-        _mark(room, mid, recipients, state=DeliveryState.failed.value, reason=reason)
+    for mid, recipients in queue:
+        outcome = exported[mid]
+        if isinstance(outcome, MessagingError):
+            _mark(room, mid, recipients, state=DeliveryState.failed.value, reason=str(outcome))
+        else:
+            envelopes[mid] = outcome
     ready = [(mid, recipients) for mid, recipients in queue if mid in envelopes]
     size = SEND_BATCH if getattr(transport, "send_many", None) is not None else 1
+    # Recording what a request delivered overlaps with sending the next one (sends stay in
+    # order, in this thread).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="polex-relay-settle") as settler:
+        settled: list[Future[int]] = []
+        for start in range(0, len(ready), size):
+            chunk = ready[start : start + size]
+            try:
+                results = _send_chunk(transport, node, [envelopes[mid] for mid, _ in chunk])
+            except TransportError as exc:
+                if exc.permanent:
+                    for mid, recipients in chunk:
+                        _retry_or_fail(room, mid, recipients, exc)
+                    continue
+                head, *rest = chunk
+                _retry_or_fail(room, head[0], head[1], exc)
+                _release(room, [(m, r) for m, rs in rest + ready[start + size :] for r in rs])
+                break
+            sent: list[tuple[str, str]] = []
+            receipts: list[bytes] = []
+            for (mid, recipients), result in zip(chunk, results, strict=True):
+                if isinstance(result, TransportError):
+                    _retry_or_fail(room, mid, recipients, result)
+                    continue
+                sent.extend((mid, r) for r in recipients)
+                receipts.extend(result)
+            settled.append(settler.submit(_settle, room, node, key, sent, receipts))
+    return sum(f.result() for f in settled)
+
+
+def _settle(
+    room: Mailroom,
+    node: str,
+    key: Ed25519PublicKey,
+    sent: list[tuple[str, str]],
+    receipts: list[bytes],
+) -> int:
+    """Mark what a partner took as sent and apply the receipts it signed; returns how many."""
+    if sent:
+        with room.engine.begin() as conn:
+            now = utcnow()
+            conn.execute(_SENT, [{"b_mid": m, "b_rcpt": r, "b_now": now} for m, r in sent])
     accepted = 0
-    for start in range(0, len(ready), size):
-        chunk = ready[start : start + size]
-        try:
-            results = _send_chunk(transport, node, [envelopes[mid] for mid, _ in chunk])
-        except TransportError as exc:
-            if exc.permanent:
-                for mid, recipients in chunk:
-                    _retry_or_fail(room, mid, recipients, exc)
-                continue
-            head, *rest = chunk
-            _retry_or_fail(room, head[0], head[1], exc)
-            _release(room, [(m, r) for m, rs in rest + ready[start + size :] for r in rs])
-            return accepted
-        sent: list[tuple[str, str]] = []
-        receipts: list[bytes] = []
-        for (mid, recipients), result in zip(chunk, results, strict=True):
-            if isinstance(result, TransportError):
-                _retry_or_fail(room, mid, recipients, result)
-                continue
-            sent.extend((mid, r) for r in recipients)
-            receipts.extend(result)
-        if sent:
-            with room.engine.begin() as conn:
-                now = utcnow()
-                conn.execute(_SENT, [{"b_mid": m, "b_rcpt": r, "b_now": now} for m, r in sent])
-        for outcome in exchange.apply_receipts(room, receipts, node, key) if receipts else []:
-            if isinstance(outcome, MessagingError):
-                log.warning("receipt from %s refused: %s", node, outcome)
-            else:
-                accepted += 1
+    for refused in exchange.apply_receipts(room, receipts, node, key) if receipts else []:
+        if refused is not None:
+            log.warning("receipt from %s refused: %s", node, refused)
+        else:
+            accepted += 1
     return accepted
 
 

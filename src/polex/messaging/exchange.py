@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from polex.audit import log as audit
 from polex.messaging import store
@@ -70,23 +70,46 @@ def _parse(data: bytes, kind: str) -> dict[str, Any]:
     return wire
 
 
-def export_envelope(conn: Connection, room: Mailroom, message_id: str) -> bytes:
-    """A stored message, as its origin signed it, with its attachments, for a partner node."""
-    message = store.load(conn, room.crypto, message_id)
+def _envelope(room: Mailroom, row: Any) -> bytes:
+    message = store.decode(room.crypto, row)
     try:
         blobs = {a.sha256: _b64(room.blobs.get(a.sha256)) for a in message.attachments}
     except CryptoError as exc:
-        raise IntegrityFailure(message_id, str(exc)) from exc
+        raise IntegrityFailure(message.id, str(exc)) from exc
     return json.dumps(
         {
             "polex": "message",
             "document": message.document(),
-            "signature": _b64(store.origin_signature(conn, message_id)),
+            "signature": _b64(bytes(row.signature)),
             "attachments": blobs,
         },
         separators=(",", ":"),
         ensure_ascii=False,
     ).encode()
+
+
+def export_envelope(conn: Connection, room: Mailroom, message_id: str) -> bytes:
+    """A stored message, as its origin signed it, with its attachments, for a partner node."""
+    row = store.get_row(conn, message_id)
+    if row is None:
+        raise store.not_found(message_id)
+    return _envelope(room, row)
+
+
+def export_envelopes(
+    conn: Connection, room: Mailroom, message_ids: Sequence[str]
+) -> dict[str, bytes | MessagingError]:
+    """``export_envelope`` for many messages, read in one query."""
+    rows = store.get_rows(conn, message_ids)
+    out: dict[str, bytes | MessagingError] = {}
+    for mid in message_ids:
+        try:
+            if mid not in rows:
+                raise store.not_found(mid)
+            out[mid] = _envelope(room, rows[mid])
+        except MessagingError as exc:
+            out[mid] = exc
+    return out
 
 
 def receipt_bytes(document: dict[str, Any], signature: bytes) -> bytes:
@@ -427,6 +450,7 @@ def apply_receipts(
             for r in conn.execute(select(message_deliveries).where(d.message_id.in_(mids)))
         }
         states = {key: DeliveryState(r.state) for key, r in rows.items()}
+        changes: dict[tuple[str, str], dict[str, Any]] = {}
         for item in checked:
             if isinstance(item, MessagingError):
                 out.append(item)
@@ -437,11 +461,19 @@ def apply_receipts(
                 continue
             values = _transition(states[key], rows[key], item)
             if values:
-                conn.execute(
-                    update(message_deliveries)
-                    .where(d.message_id == key[0], d.recipient == key[1])
-                    .values(**values)
-                )
+                changes[key] = changes.get(key, {}) | values
                 states[key] = item.state
             out.append(None)
+        # one statement per kind of change (delivered, acknowledged...), run for all its rows
+        kinds: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for (mid, rcpt), values in changes.items():
+            params = {"b_mid": mid, "b_rcpt": rcpt} | {f"v_{k}": v for k, v in values.items()}
+            kinds.setdefault(tuple(sorted(values)), []).append(params)
+        for columns, batch in kinds.items():
+            conn.execute(
+                update(message_deliveries)
+                .where(d.message_id == bindparam("b_mid"), d.recipient == bindparam("b_rcpt"))
+                .values({c: bindparam(f"v_{c}") for c in columns}),
+                batch,
+            )
     return out

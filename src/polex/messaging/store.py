@@ -29,7 +29,6 @@ _INSERT_MESSAGE = insert(messages)
 _INSERT_DELIVERIES = insert(message_deliveries)
 _BY_ID = select(messages).where(messages.c.id == bindparam("mid"))
 _BY_IDS = select(messages).where(messages.c.id.in_(bindparam("ids", expanding=True)))
-_SIGNATURE = select(messages.c.signature).where(messages.c.id == bindparam("mid"))
 _DELIVERIES = (
     select(message_deliveries)
     .where(message_deliveries.c.message_id.in_(bindparam("ids", expanding=True)))
@@ -136,13 +135,6 @@ def load(conn: Connection, crypto: NodeCrypto, message_id: str) -> Message:
     if row is None:
         raise not_found(message_id)
     return decode(crypto, row)
-
-
-def origin_signature(conn: Connection, message_id: str) -> bytes:
-    row = conn.execute(_SIGNATURE, {"mid": message_id}).first()
-    if row is None:
-        raise not_found(message_id)
-    return bytes(row.signature)
 
 
 def insert_deliveries(

@@ -259,3 +259,19 @@ def scan(
         for row in rows:
             yield _to_record(row)
         after = rows[-1].id
+
+
+def changed_since(
+    conn: Connection, after: datetime | None, after_id: str, limit: int
+) -> list[Record]:
+    """Records written after (``after``, ``after_id``) in write order, deleted ones included:
+    a consumer that keeps the last pair it saw (federation's cross-node matching) sees every
+    write once."""
+    query = select(records)
+    if after is not None:
+        query = query.where(
+            (records.c.updated_at > after)
+            | ((records.c.updated_at == after) & (records.c.id > after_id))
+        )
+    rows = conn.execute(query.order_by(records.c.updated_at, records.c.id).limit(limit)).all()
+    return [_to_record(r) for r in rows]

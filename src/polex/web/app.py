@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from polex.node.home import Node
 from polex.web import security
 from polex.web.cookies import QueuedCookies
-from polex.web.deps import LoginRequired, RoleRequired, Web
+from polex.web.deps import LoginRequired, NotPermitted, Web
 from polex.web.render import is_htmx, page, redirect
 from polex.web.routes import (
     admin,
@@ -67,8 +67,8 @@ def install(app: FastAPI, node: Node, settings: WebSettings | None = None) -> No
             error=f"{request.url.path}: {exc.detail}",
         )
 
-    @app.exception_handler(RoleRequired)
-    async def _role(request: Request, exc: RoleRequired) -> HTMLResponse:
+    @app.exception_handler(NotPermitted)
+    async def _refused(request: Request, exc: NotPermitted) -> HTMLResponse:
         return page(request, "error.html", title="Not for your role", status=403, error=str(exc))
 
     @app.exception_handler(security.CsrfRefused)

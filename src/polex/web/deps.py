@@ -42,10 +42,8 @@ class LoginRequired(Exception):
         super().__init__(reason or "login required")
 
 
-class RoleRequired(Exception):
-    def __init__(self, roles: tuple[Role, ...]) -> None:
-        self.roles = roles
-        super().__init__(f"role: this page needs the role {' or '.join(r.value for r in roles)}")
+class NotPermitted(Exception):
+    """A page the signed-in user's role or the policy does not open to them."""
 
 
 def session_cookie(request: Request) -> sessions.SessionCookie | None:
@@ -111,7 +109,21 @@ PrincipalDep = Annotated[Principal, Depends(current_principal)]
 def require(*roles: Role) -> Callable[[Principal], Principal]:
     def check(principal: PrincipalDep) -> Principal:
         if principal.role not in roles:
-            raise RoleRequired(roles)
+            names = " or ".join(sorted(r.value for r in roles))
+            raise NotPermitted(f"role: this page needs the role {names}")
+        return principal
+
+    return check
+
+
+def permitted(
+    allowed: Callable[[Principal], bool], refusal: str
+) -> Callable[[Principal], Principal]:
+    """A page the policy decision point opens (who reads the audit trail is its decision)."""
+
+    def check(principal: PrincipalDep) -> Principal:
+        if not allowed(principal):
+            raise NotPermitted(refusal)
         return principal
 
     return check

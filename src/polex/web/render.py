@@ -3,6 +3,7 @@ the user's role, the CSRF token, the node's name."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from followthemoney.types import registry
 
-from polex.access.policy import READING_ROLES
+from polex.access.policy import READING_ROLES, may_read_audit
 from polex.access.principal import Principal, Role
 from polex.web.deps import csrf_for, web_of
 from polex.web.security import CSRF_FIELD
@@ -27,27 +28,35 @@ class NavItem:
     key: str
     label: str
     href: str
-    roles: frozenset[Role]
+    shown: Callable[[Principal], bool]
+
+
+def _roles(*roles: Role) -> Callable[[Principal], bool]:
+    return lambda principal: principal.role in roles
+
+
+def _reader(principal: Principal) -> bool:
+    return principal.role in READING_ROLES
 
 
 NAV = (
-    NavItem("search", "Search", "/search", READING_ROLES),
-    NavItem("records", "Records", "/records", READING_ROLES),
-    NavItem("hits", "Hits", "/hits", READING_ROLES),
-    NavItem("review", "Review", "/review", frozenset({Role.supervisor})),
-    NavItem("messages", "Messages", "/messages", READING_ROLES),
-    NavItem("workspaces", "Workspaces", "/workspaces", READING_ROLES),
-    NavItem("network", "Network", "/network", READING_ROLES),
-    NavItem("threats", "Threat picture", "/threats", READING_ROLES),
-    NavItem("audit", "Audit", "/audit", frozenset({Role.dpo})),
-    NavItem("admin", "Admin", "/admin", frozenset({Role.admin})),
+    NavItem("search", "Search", "/search", _reader),
+    NavItem("records", "Records", "/records", _reader),
+    NavItem("hits", "Hits", "/hits", _reader),
+    NavItem("review", "Review", "/review", _roles(Role.supervisor)),
+    NavItem("messages", "Messages", "/messages", _reader),
+    NavItem("workspaces", "Workspaces", "/workspaces", _reader),
+    NavItem("network", "Network", "/network", _reader),
+    NavItem("threats", "Threat picture", "/threats", _reader),
+    NavItem("audit", "Audit", "/audit", may_read_audit),
+    NavItem("admin", "Admin", "/admin", _roles(Role.admin)),
 )
 
 
 def nav_for(principal: Principal | None) -> list[NavItem]:
     if principal is None:
         return []
-    return [item for item in NAV if principal.role in item.roles]
+    return [item for item in NAV if item.shown(principal)]
 
 
 def home_for(principal: Principal) -> str:

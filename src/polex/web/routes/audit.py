@@ -9,15 +9,25 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from polex.access.principal import Principal, Role
+from polex.access.policy import may_read_audit, may_verify_audit
+from polex.access.principal import Principal
 from polex.audit import entries, reports
 from polex.audit import log as audit
 from polex.audit.verify import verify
-from polex.web.deps import require, web_of, web_router
+from polex.web.deps import permitted, web_of, web_router
 from polex.web.render import page
 
 router = web_router()
-Dpo = Annotated[Principal, Depends(require(Role.dpo))]
+Reader = Annotated[
+    Principal,
+    Depends(
+        permitted(may_read_audit, "role: the audit trail is read by the data protection officer")
+    ),
+]
+Verifier = Annotated[
+    Principal,
+    Depends(permitted(may_verify_audit, "role: the chain is verified by the DPO or the admin")),
+]
 PAGE_SIZE = 100
 FAMILIES = [
     ("", "All actions"),
@@ -69,7 +79,7 @@ def details_text(details: dict[str, Any]) -> str:
 @router.get("/audit")
 def audit_view(
     request: Request,
-    principal: Dpo,
+    principal: Reader,
     actor: str = "",
     agency: str = "",
     action: str = "",
@@ -117,11 +127,12 @@ def audit_view(
         next_after=found[-1].seq if len(found) == PAGE_SIZE else None,
         query=query,
         after=after,
+        can_read=True,
     )
 
 
 @router.get("/audit/verify")
-def audit_verify(request: Request, principal: Dpo) -> HTMLResponse:
+def audit_verify(request: Request, principal: Verifier) -> HTMLResponse:
     node = web_of(request).node
     with node.engine.begin() as conn:
         result = verify(conn, node.name, node.keys.verify_key())
@@ -132,7 +143,14 @@ def audit_verify(request: Request, principal: Dpo) -> HTMLResponse:
             action="audit.verify",
             details={"entries": result.entries, "ok": result.ok},
         )
-    return page(request, "audit/verify.html", title="Audit chain", section="audit", result=result)
+    return page(
+        request,
+        "audit/verify.html",
+        title="Audit chain",
+        section="audit",
+        result=result,
+        can_read=may_read_audit(principal),
+    )
 
 
 def _period(since: str, until: str) -> tuple[datetime, datetime]:
@@ -145,7 +163,7 @@ def _period(since: str, until: str) -> tuple[datetime, datetime]:
 @router.get("/audit/reports", response_model=None)
 def audit_report(
     request: Request,
-    principal: Dpo,
+    principal: Reader,
     kind: str = "accesses",
     since: str = "",
     until: str = "",
@@ -184,4 +202,5 @@ def audit_report(
         kinds=REPORTS,
         since=start.date().isoformat(),
         until=(end - timedelta(days=1)).date().isoformat(),
+        can_read=True,
     )

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from polex.access import review
 from polex.access.policy import PolicyRefused
 from polex.access.principal import Principal, Role
+from polex.audit import log as audit
 from polex.store.records import RecordNotFound
 from polex.web.deps import FormDep, require, web_of, web_router
 from polex.web.render import page, redirect
@@ -40,6 +41,13 @@ def _queue_page(
     chosen = review.Queue(which) if which in review.Queue.__members__ else review.Queue.pending
     with web_of(request).node.engine.begin() as conn:
         items = review.queue(conn, principal, chosen)
+        audit.append(
+            conn,
+            actor=principal.actor,
+            agency=principal.agency,
+            action="review.list",
+            details={"queue": chosen.value, "records": [i.record_id for i in items]},
+        )
     return page(
         request,
         "review.html",
