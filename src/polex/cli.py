@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from polex.access.cli import review_app, user_passwd, user_revoke, user_token, user_totp
 from polex.audit.cli import audit_app
@@ -39,7 +40,7 @@ user_app.command("token")(user_token)
 user_app.command("revoke")(user_revoke)
 user_app.command("totp")(user_totp)
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # errors stay on one greppable line
 
 HomeOpt = Annotated[
     Path | None,
@@ -49,7 +50,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {escape(message)}")
     return typer.Exit(code)
 
 
