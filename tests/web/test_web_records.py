@@ -200,3 +200,35 @@ def _input(sid: str, name: str, **envelope: Any) -> service.RecordInput:
             "polex": {"database": "intelligence", "subject_category": "suspect", **envelope},
         }
     )
+
+
+def test_the_record_page_lists_its_links_as_the_reader_may_see_them(
+    node: Node, browser: TestClient, sign_in: Any, make_actor: Any
+) -> None:
+    de = make_actor("anna", "DE-BKA", "officer", "DE")
+    it = make_actor("luca", "IT-DCSA", "officer", "IT")
+    with node.engine.begin() as conn:
+        person = service.create(conn, de.principal, _input("de-1", "Pavel Sokolov"))
+        for sid, schema, props, restrictions in (
+            ("de-g", "Organization", {"name": ["Black Wolves"]}, {"allow_agencies": ["DE-BKA"]}),
+            ("de-m", "Membership", {"member": ["de-1"], "organization": ["de-g"]}, {}),
+        ):
+            service.create(
+                conn,
+                de.principal,
+                service.RecordInput.model_validate(
+                    {
+                        "id": sid,
+                        "schema": schema,
+                        "properties": props,
+                        "polex": {"database": "intelligence", "restrictions": restrictions},
+                    }
+                ),
+            )
+    sign_in(de)
+    own = browser.get(f"/records/{person.id}").text
+    assert "belongs to" in own and "Black Wolves" in own
+    sign_in(it)
+    other = browser.get(f"/records/{person.id}").text
+    assert "a record of DE-BKA — contact the owner" in other
+    assert "Black Wolves" not in other

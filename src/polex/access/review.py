@@ -20,6 +20,7 @@ from polex.access.policy import PolicyRefused, may_purge, may_review
 from polex.access.principal import Principal, Role
 from polex.access.tables import compliance_units
 from polex.audit import log as audit
+from polex.graph import refs
 from polex.model.envelope import REVIEW_YEARS, Database, ReviewStatus
 from polex.model.record import Record
 from polex.search import index
@@ -379,6 +380,7 @@ def purge(
     )
     store.write_version(conn, tombstone, actor=principal.actor, reason=f"purged: {reason.strip()}")
     index.remove(conn, [rid])
+    refs.remove(conn, [rid])
     audit.append(
         conn,
         actor=principal.actor,

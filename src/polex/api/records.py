@@ -1,4 +1,5 @@
-"""/api/v1/records: create, read, update, delete (tombstone), history, own-agency listing."""
+"""/api/v1/records: create, read, update, delete (tombstone), history, links, own-agency
+listing."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from polex.api.deps import NodeDep, PrincipalDep
 from polex.api.schemas import Page, RecordOut
@@ -23,6 +24,20 @@ class VersionOut(BaseModel):
     created_at: datetime
     tombstone: bool
     snapshot: dict[str, Any]
+
+
+class LinkOut(BaseModel):
+    """A linked record: in full where the reader may see it, else only whom to contact."""
+
+    relation: str
+    restricted: bool
+    owner: str
+    database: str
+    record_id: str | None
+    source_id: str | None
+    schema_: str | None = Field(alias="schema")
+    caption: str | None
+    via_record_id: str | None
 
 
 class DeleteIn(BaseModel):
@@ -94,4 +109,26 @@ def record_history(
             snapshot=v.snapshot,
         )
         for v in versions
+    ]
+
+
+@router.get("/{record_id}/links", response_model=list[LinkOut], response_model_by_alias=True)
+def record_links(
+    node: NodeDep, principal: PrincipalDep, record_id: str, purpose: str | None = None
+) -> list[LinkOut]:
+    with node.engine.begin() as conn:
+        _, found = service.neighbours(conn, principal, record_id, purpose)
+    return [
+        LinkOut(
+            relation=n.relation,
+            restricted=n.record is None,
+            owner=n.owner,
+            database=n.database,
+            record_id=n.record.id if n.record else None,
+            source_id=n.record.source_id if n.record else None,
+            schema=n.record.schema if n.record else None,
+            caption=n.record.caption if n.record else None,
+            via_record_id=n.via.id if n.via else None,
+        )
+        for n in found
     ]

@@ -23,6 +23,7 @@ from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Ta
 from polex.access.accounts import AccountError, principal_for
 from polex.access.policy import READING_ROLES
 from polex.audit import log as audit
+from polex.graph import refs
 from polex.match import crossmatch
 from polex.model.envelope import REVIEWED_DATABASES, Database, ReviewStatus
 from polex.model.record import Record
@@ -312,9 +313,11 @@ class _Run:
         actor = self.options.actor
         store.insert_many(self.conn, new, actor=actor, reason=self.reason)
         index.add(self.conn, new)
+        refs.add(self.conn, new)
         for record in changed:
             store.write_version(self.conn, record, actor=actor, reason=self.reason)
         index.reindex(self.conn, changed)
+        refs.rewrite(self.conn, changed)
         # matched against other owners' records after the commit, not row by row in the import
         crossmatch.enqueue(self.conn, [r.id for r in (*new, *changed)])
 

@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 from polex.access.policy import READING_ROLES, View, record_view
 from polex.access.principal import Principal
 from polex.audit import log as audit
+from polex.graph import links, refs
 from polex.match.crossmatch import crossmatch
 from polex.model.clean import caption, clean_properties
 from polex.model.envelope import (
@@ -139,6 +140,7 @@ def create(conn: Connection, principal: Principal, data: RecordInput) -> Record:
         raise Conflict(f"id: {record.source_id} already exists in {record.database}")
     store.insert_many(conn, [record], actor=principal.actor, reason="created")
     index.reindex(conn, [record])
+    refs.rewrite(conn, [record])
     crossmatch(conn, record, principal.node)
     audit.append(
         conn,
@@ -192,6 +194,7 @@ def update(
     record = replace(record, created_at=current.created_at)
     store.write_version(conn, record, actor=principal.actor, reason=reason or "updated")
     index.reindex(conn, [record])
+    refs.rewrite(conn, [record])
     crossmatch(conn, record, principal.node)
     audit.append(
         conn,
@@ -224,6 +227,7 @@ def delete(conn: Connection, principal: Principal, rid: str, reason: str) -> Rec
     )
     store.write_version(conn, record, actor=principal.actor, reason=reason)
     index.remove(conn, [rid])
+    refs.remove(conn, [rid])
     audit.append(
         conn,
         actor=principal.actor,
@@ -273,6 +277,34 @@ def history(
     conn: Connection, principal: Principal, rid: str, purpose: str | None = None
 ) -> list[RecordVersion]:
     return store.history(conn, read_full(conn, principal, rid, purpose).id)
+
+
+def neighbours(
+    conn: Connection, principal: Principal, rid: str, purpose: str | None = None
+) -> tuple[Record, list[links.Neighbour]]:
+    record = read_full(conn, principal, rid, purpose)
+    return record, links_of(conn, principal, record, purpose)
+
+
+def links_of(
+    conn: Connection, principal: Principal, record: Record, purpose: str | None = None
+) -> list[links.Neighbour]:
+    """The links of a record the reader has just read in full; which linked records were
+    shown is audited, since showing a link shows the linked record's name."""
+    found = links.neighbours(conn, principal, record)
+    audit.append(
+        conn,
+        actor=principal.actor,
+        agency=principal.agency,
+        action="record.links",
+        target=record.id,
+        purpose=purpose,
+        details={
+            "shown": links.linked_ids(found),
+            "restricted": sum(n.record is None for n in found),
+        },
+    )
+    return found
 
 
 def list_own(

@@ -17,6 +17,7 @@ TABLE_MODULES = (
     "polex.match.tables",
     "polex.messaging.tables",
     "polex.federation.tables",
+    "polex.graph.tables",
 )
 
 

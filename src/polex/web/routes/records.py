@@ -231,6 +231,7 @@ def view_record(
     with web_of(request).node.engine.begin() as conn:
         mine = workspaces.list_mine(conn, web_of(request).node.name, principal)
         record_hits = hits_of(conn, principal, record)
+        record_links = service.links_of(conn, principal, record, stated)
     rows = property_rows(record)
     return page(
         request,
@@ -247,6 +248,7 @@ def view_record(
         purpose=stated,
         workspaces=mine,
         record_hits=record_hits,
+        links=record_links,
     )
 
 

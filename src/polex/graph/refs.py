@@ -1,0 +1,57 @@
+"""Reference maintenance, in the writer's transaction, like the search keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+from followthemoney.types import registry
+from sqlalchemy import Connection, delete, insert
+
+from polex.graph.tables import record_refs
+from polex.model.ftm import model
+from polex.model.record import Record
+
+
+@lru_cache(maxsize=256)
+def entity_properties(schema: str) -> frozenset[str]:
+    """The properties of a schema whose values are other entities' ids."""
+    found = model.get(schema)
+    if found is None:
+        return frozenset()
+    return frozenset(n for n, p in found.properties.items() if p.type == registry.entity)
+
+
+def ref_rows(records: Sequence[Record]) -> list[dict[str, str]]:
+    rows = {}
+    for record in records:
+        if record.deleted:
+            continue
+        for prop in entity_properties(record.schema) & record.properties.keys():
+            for ref in record.properties[prop]:
+                if ref and ref != record.source_id:
+                    key = (record.id, prop, ref[:255])
+                    rows[key] = {
+                        "record_id": record.id,
+                        "property": prop,
+                        "ref": ref[:255],
+                        "owner": record.owner,
+                    }
+    return list(rows.values())
+
+
+def add(conn: Connection, records: Sequence[Record]) -> None:
+    """References of records that have none yet (new records, bulk import)."""
+    rows = ref_rows(records)
+    if rows:
+        conn.execute(insert(record_refs), rows)
+
+
+def remove(conn: Connection, record_ids: Sequence[str]) -> None:
+    if record_ids:
+        conn.execute(delete(record_refs).where(record_refs.c.record_id.in_(record_ids)))
+
+
+def rewrite(conn: Connection, records: Sequence[Record]) -> None:
+    remove(conn, [r.id for r in records])
+    add(conn, records)
