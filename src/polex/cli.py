@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from polex.access.cli import review_app, user_passwd, user_revoke, user_token, user_totp
 from polex.audit.cli import audit_app
+from polex.demo.cli import demo_app
 from polex.federation.cli import link_app
 from polex.match.cli import crossmatch_app
 from polex.messaging.cli import message_app, workspace_app
@@ -35,6 +36,7 @@ app.add_typer(link_app, name="link")
 app.add_typer(review_app, name="review")
 app.add_typer(audit_app, name="audit")
 app.add_typer(crossmatch_app, name="crossmatch")
+app.add_typer(demo_app, name="demo")
 user_app.command("passwd")(user_passwd)
 user_app.command("token")(user_token)
 user_app.command("revoke")(user_revoke)
@@ -437,29 +439,3 @@ def generate(
     for name, count in sorted(counts.items()):
         console.print(f"{directory / name}: {count} records")
     console.print(f"ground truth: {directory / 'truth.jsonl'}")
-
-
-@app.command()
-def demo(
-    directory: Annotated[Path, typer.Option("--dir", help="Where the demo lives.")] = Path(
-        "demo-home"
-    ),
-    size: Annotated[str, typer.Option("--size", help="small|medium|large")] = "small",
-) -> None:
-    """A global and a regional node with agencies, users and synthetic data, served locally."""
-    from polex.demo import federation
-
-    if size not in federation.SIZES:
-        raise fail(f"size: one of {', '.join(federation.SIZES)}")
-    logins = federation.prepare(directory, size, console.print)
-    from rich.table import Table
-
-    table = Table("node", "user", "role", "agency")
-    table.add_column("API token", overflow="fold")
-    for login in logins:
-        table.add_row(
-            login["node"], login["username"], login["role"], login["agency"], login["token"]
-        )
-    Console().print(table)
-    console.print(f"logins are kept in {directory / 'logins.json'}")
-    federation.serve(directory, console.print)

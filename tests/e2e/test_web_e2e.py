@@ -6,54 +6,25 @@ the DPO sees all of it in the audit view. Screenshots of the main pages go to do
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-import pyotp
 import pytest
+from browser import Session, User, free_ports, needs_chromium, wait_healthy
 
 from polex.node import records as service
 from polex.node.home import init_node
 
-CHROMIUM = Path(os.environ.get("POLEX_CHROMIUM", "/usr/bin/chromium"))
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 POLEX = str(Path(sys.executable).with_name("polex"))
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 AXE_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 PURPOSE = "Border check, Frankfurt airport, flight SU2306"
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("CI"),
-        reason=f"browser tests need Debian's chromium at {CHROMIUM} (make browser installs it)",
-    ),
-]
-
-
-@dataclass(frozen=True)
-class User:
-    username: str
-    password: str
-    totp_secret: str
+pytestmark = [pytest.mark.e2e, needs_chromium]
 
 
 @dataclass(frozen=True)
@@ -62,18 +33,6 @@ class Server:
     home: Path
     users: dict[str, User]
     record_id: str
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct loopback ports free now (held open together, so no two are the same)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def person(sid: str, name: str, birth: str, nat: str) -> service.RecordInput:
@@ -161,16 +120,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((home / "serve.log").read_text())
-            time.sleep(0.2)
+        wait_healthy(url, proc, home / "serve.log", timeout=60)
         yield Server(url=url, home=home, users=users, record_id=record_id)
     finally:
         proc.terminate()
@@ -180,65 +130,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             proc.kill()
             proc.wait()
         log.close()
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
-
-
-class Session:
-    """One user's browser tab, collecting what the console says (CSP violations land there)."""
-
-    def __init__(
-        self,
-        chromium: Any,
-        server: Server,
-        width: int = 1280,
-        height: int = 800,
-        bypass_csp: bool = False,
-        javascript: bool = True,
-    ):
-        self.server = server
-        self.context = chromium.new_context(
-            viewport={"width": width, "height": height},
-            locale="en-GB",
-            bypass_csp=bypass_csp,
-            java_script_enabled=javascript,
-        )
-        self.page = self.context.new_page()
-        self.console: list[str] = []
-        self.page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
-        self.page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
-
-    def go(self, path: str) -> None:
-        self.page.goto(self.server.url + path)
-
-    def log_in(self, username: str) -> None:
-        user = self.server.users[username]
-        self.go("/login")
-        self.page.get_by_label("User name").fill(user.username)
-        self.page.get_by_label("Password").fill(user.password)
-        self.page.get_by_label("One-time code").fill(pyotp.TOTP(user.totp_secret).now())
-        self.page.get_by_role("button", name="Log in").click()
-        self.page.wait_for_load_state()
-        assert "/login" not in self.page.url, self.page.content()
-
-    def shot(self, name: str) -> None:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
-
-    def close(self) -> None:
-        violations = [
-            c for c in self.console if "Content Security Policy" in c or c.startswith("pageerror")
-        ]
-        self.context.close()
-        assert violations == [], violations
 
 
 def test_officer_to_dpo_story(server: Server, chromium: Any) -> None:

@@ -888,11 +888,12 @@ def _person(name: str, birth: str, nationality: str, gender: str = "male") -> di
 
 
 def _stories(gen: _Generator) -> Iterator[list[Item]]:
-    """One of each planted case with names a demo can search for: Sergei Ivanov, wanted in
-    Cyrillic, known in Latin to two more agencies, travelling on a passport Italy reported
-    stolen; Mohammed al-Hassan in three spellings; a missing Chinese girl found abroad; a
-    Glock stolen in Spain and seized in France; a BMW stolen in Germany and seized in Ukraine;
-    a stolen yacht renamed; a Turkish gang known to German intelligence; a shared phone."""
+    """One of each planted case with names a demo can search for (docs/demo.md tells them):
+    Sergei Ivanov, wanted in Cyrillic, known in Latin to two more agencies, travelling on a
+    passport Italy reported stolen; Mohammed al-Hassan in Arabic, Latin and Cyrillic script; a
+    missing Chinese girl found abroad; a Glock stolen in Spain and seized in France; a BMW
+    stolen in Germany and seized in Ukraine; a stolen yacht renamed; a Turkish gang known to
+    German intelligence; a shared phone."""
     ivanov = _Story(gen)
     wanted = ivanov.record(
         "IVANOV-1",
@@ -939,7 +940,7 @@ def _stories(gen: _Generator) -> Iterator[list[Item]]:
     spellings = (
         ("محمد الحسن", "1991-07-02", "EG", 5, Database.terrorist_fighters, "blue"),
         ("Mohamed El-Hassan", "1991-07-02", "DE", 0, Database.intelligence, None),
-        ("Muhammad Alhasan", "1991", "US", 8, Database.wanted_persons, "red"),
+        ("Мухаммед аль-Хасан", "1991", "UA", 7, Database.wanted_persons, "red"),
     )
     hassan.truth(
         "variant",
@@ -955,8 +956,8 @@ def _stories(gen: _Generator) -> Iterator[list[Item]]:
             )
             for i, (name, birth, country, index, database, notice) in enumerate(spellings, 1)
         ],
-        how=[[], ["written fr", "hyphenated"], ["written en", "article joined", "year only"]],
-        story="Arabic script and two Latin spellings of one name",
+        how=[[], ["written fr", "hyphenated"], ["written cyrillic", "year only"]],
+        story="one man in Arabic, Latin and Cyrillic script, at three agencies",
     )
     yield hassan.items
 
