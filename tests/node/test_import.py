@@ -170,8 +170,8 @@ def test_reimport_is_idempotent_and_a_changed_row_gets_a_new_version(
     assert history[0].snapshot["properties"]["name"] == ["Sergei Ivanov"]
     # the index follows the new version
     old = replace(renamed, properties=history[0].snapshot["properties"])
-    assert {tuple(k) for k in keys} == {(r["kind"], r["key"]) for r in index.key_rows([renamed])}
-    assert {tuple(k) for k in keys} != {(r["kind"], r["key"]) for r in index.key_rows([old])}
+    assert {tuple(k) for k in keys} == {(kind, key) for _, kind, key in index.key_rows([renamed])}
+    assert {tuple(k) for k in keys} != {(kind, key) for _, kind, key in index.key_rows([old])}
 
 
 def test_csv_with_mapping(node: Node, bka: str, tmp_path: Path) -> None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, select
 
 from polex.match.hits import record_hit
 from polex.match.tables import match_queue
 from polex.model.record import Record
 from polex.search.engine import rank
+from polex.store import bulk
 from polex.store import records as store
 from polex.store.metadata import utcnow
 
@@ -44,7 +45,9 @@ def enqueue(conn: Connection, record_ids: Sequence[str]) -> None:
         return
     conn.execute(delete(match_queue).where(match_queue.c.record_id.in_(record_ids)))
     now = utcnow()
-    conn.execute(insert(match_queue), [{"record_id": rid, "queued_at": now} for rid in record_ids])
+    bulk.insert_rows(
+        conn, match_queue, ("record_id", "queued_at"), [(rid, now) for rid in record_ids]
+    )
 
 
 def drain(engine: Engine, node: str, batch: int = 200) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pydantic import ValidationError
-from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, insert, select
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, select
 
 from polex.access.accounts import AccountError, principal_for
 from polex.access.policy import READING_ROLES
@@ -31,7 +31,7 @@ from polex.model.validation import Issue
 from polex.node.records import RecordInput, ValidationFailed, prepare
 from polex.node.sources import Reader, SourceRow
 from polex.search import index
-from polex.store import agencies
+from polex.store import agencies, bulk
 from polex.store import records as store
 
 BATCH_SIZE = 2000
@@ -272,9 +272,9 @@ class _Run:
         for p in batch:
             if p.record.id not in earlier:
                 earlier[p.record.id] = p.row.line
-                fresh.append({"id": p.record.id, "line": p.row.line})
+                fresh.append((p.record.id, p.row.line))
         if fresh:
-            self.conn.execute(insert(_seen), fresh)
+            bulk.insert_rows(self.conn, _seen, ("id", "line"), fresh)
         return earlier
 
     def flush(self, batch: _Batch) -> None:

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, delete, insert
+from sqlalchemy import Connection, delete
 
 from polex.model.record import Record
 from polex.search.keys import entity_keys
 from polex.search.tables import record_keys
+from polex.store import bulk
+
+KEY_COLUMNS = ("record_id", "kind", "key")
 
 
-def key_rows(records: Sequence[Record]) -> list[dict[str, str]]:
+def key_rows(records: Sequence[Record]) -> list[tuple[str, str, str]]:
+    """The ``record_keys`` rows of records, in ``KEY_COLUMNS`` order."""
     return [
-        {"record_id": r.id, "kind": kind, "key": key[:255]}
+        (r.id, kind, key[:255])
         for r in records
         if not r.deleted
         for kind, key in entity_keys(r.schema, r.properties)
@@ -24,7 +28,7 @@ def add(conn: Connection, records: Sequence[Record]) -> None:
     """Index records that have no keys yet (new records, bulk import)."""
     rows = key_rows(records)
     if rows:
-        conn.execute(insert(record_keys), rows)
+        bulk.insert_rows(conn, record_keys, KEY_COLUMNS, rows)
 
 
 def remove(conn: Connection, record_ids: Sequence[str]) -> None:

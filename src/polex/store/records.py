@@ -7,10 +7,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, func, select, update
 
 from polex.model.envelope import Envelope, Restrictions
 from polex.model.record import Record, RecordVersion
+from polex.store import bulk
 from polex.store.metadata import utcnow
 from polex.store.tables import record_versions, records
 
@@ -43,22 +44,27 @@ def record_id(owner: str, database: str, source_id: str) -> str:
     return f"r{digest[:31]}"
 
 
-def _row_values(envelope: Envelope) -> dict[str, Any]:
-    data = envelope.model_dump(mode="python")
-    values = {col: data[col] for col in ENVELOPE_COLUMNS}
-    for col in (
-        "database",
-        "handling",
-        "reliability",
-        "accuracy",
-        "subject_category",
-        "notice_type",
-        "status",
-    ):
-        if values[col] is not None:
-            values[col] = str(getattr(envelope, col).value)
-    values["restrictions"] = envelope.restrictions.model_dump()
-    return values
+def _enum(value: Any) -> str | None:
+    return None if value is None else str(value.value)
+
+
+def _envelope_values(envelope: Envelope) -> tuple[Any, ...]:
+    """The envelope's columns, in ``ENVELOPE_COLUMNS`` order, plus its restrictions."""
+    e = envelope
+    return (
+        e.database.value,
+        e.owner,
+        e.handling.value,
+        e.reliability.value,
+        e.accuracy.value,
+        _enum(e.subject_category),
+        _enum(e.notice_type),
+        e.status.value,
+        e.review_at,
+        e.case_ref,
+        e.provenance,
+        e.restrictions.model_dump(),
+    )
 
 
 def _to_record(row: Row[Any]) -> Record:
@@ -118,45 +124,65 @@ def build_record(
     )
 
 
-def _record_row(record: Record) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "source_id": record.source_id,
-        "schema": record.schema,
-        "caption": record.caption,
-        "properties": record.properties,
-        "version": record.version,
-        "deleted": record.deleted,
-        "deleted_reason": record.deleted_reason,
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-        **_row_values(record.envelope),
-    }
+RECORD_COLUMNS = (
+    "id",
+    "source_id",
+    "schema",
+    "caption",
+    "properties",
+    "version",
+    "deleted",
+    "deleted_reason",
+    "created_at",
+    "updated_at",
+    *ENVELOPE_COLUMNS,
+    "restrictions",
+)
+VERSION_COLUMNS = ("record_id", "version", "actor", "reason", "tombstone", "snapshot", "created_at")
 
 
-def _version_row(record: Record, actor: str, reason: str | None) -> dict[str, Any]:
-    return {
-        "record_id": record.id,
-        "version": record.version,
-        "actor": actor,
-        "reason": reason,
-        "tombstone": record.deleted,
-        "snapshot": snapshot(record),
-        "created_at": record.updated_at,
-    }
+def _record_values(record: Record) -> tuple[Any, ...]:
+    """A record's ``records`` row, in ``RECORD_COLUMNS`` order."""
+    return (
+        record.id,
+        record.source_id,
+        record.schema,
+        record.caption,
+        record.properties,
+        record.version,
+        record.deleted,
+        record.deleted_reason,
+        record.created_at,
+        record.updated_at,
+        *_envelope_values(record.envelope),
+    )
+
+
+def _version_values(record: Record, actor: str, reason: str | None) -> tuple[Any, ...]:
+    """A version's ``record_versions`` row, in ``VERSION_COLUMNS`` order."""
+    return (
+        record.id,
+        record.version,
+        actor,
+        reason,
+        record.deleted,
+        snapshot(record),
+        record.updated_at,
+    )
 
 
 def insert_many(conn: Connection, new: Sequence[Record], actor: str, reason: str | None) -> None:
-    """Insert new records (version 1) and their first versions in one round trip each."""
+    """Insert new records (version 1) and their first versions, each table in one pass."""
     if not new:
         return
-    conn.execute(insert(records), [_record_row(r) for r in new])
-    conn.execute(insert(record_versions), [_version_row(r, actor, reason) for r in new])
+    bulk.insert_rows(conn, records, RECORD_COLUMNS, [_record_values(r) for r in new])
+    versions = [_version_values(r, actor, reason) for r in new]
+    bulk.insert_rows(conn, record_versions, VERSION_COLUMNS, versions)
 
 
 def write_version(conn: Connection, record: Record, actor: str, reason: str | None) -> None:
     """Store ``record`` as the next version of an existing record (optimistic concurrency)."""
-    row = _record_row(record)
+    row = dict(zip(RECORD_COLUMNS, _record_values(record), strict=True))
     del row["id"], row["created_at"]
     result = conn.execute(
         update(records)
@@ -165,7 +191,9 @@ def write_version(conn: Connection, record: Record, actor: str, reason: str | No
     )
     if result.rowcount != 1:
         raise VersionConflict(f"record {record.id} is no longer at version {record.version - 1}")
-    conn.execute(insert(record_versions), [_version_row(record, actor, reason)])
+    bulk.insert_rows(
+        conn, record_versions, VERSION_COLUMNS, [_version_values(record, actor, reason)]
+    )
 
 
 def get(conn: Connection, rid: str) -> Record:
