@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 
 from polex.access import accounts
 from polex.messaging.tables import message_deliveries, messages
@@ -236,9 +236,9 @@ def test_an_outage_loses_nothing_and_keeps_threads_in_order(
     with engine.connect() as conn:
         rows = conn.execute(
             select(messages.c.id, messages.c.thread_id)
+            .join(message_deliveries, message_deliveries.c.message_id == messages.c.id)
             .where(messages.c.id.in_(sent))
-            # rowid breaks ties between messages stored in one batch: it is the arrival order
-            .order_by(messages.c.stored_at, text("rowid"))
+            .order_by(message_deliveries.c.seq)  # the arrival order
         ).all()
         copies = (
             conn.execute(

@@ -66,7 +66,9 @@ def test_an_outage_loses_nothing_and_keeps_threads_in_order(pair: Pair) -> None:
     wait_for(lambda: all(states(room_a, anna, m) == ["delivered"] for m in sent), 60, "delivery")
     with pair.b.node.engine.connect() as conn:
         rows = conn.execute(
-            select(messages.c.id, messages.c.thread_id).order_by(messages.c.stored_at)
+            select(messages.c.id, messages.c.thread_id)
+            .join(message_deliveries, message_deliveries.c.message_id == messages.c.id)
+            .order_by(message_deliveries.c.seq)  # the arrival order
         ).all()
         deliveries = conn.execute(select(func.count()).select_from(message_deliveries)).scalar()
     assert sorted(r.id for r in rows) == sorted(sent) and deliveries == 12

@@ -32,7 +32,9 @@ def _serve(node: Node, port: int, log: Path, workers: int = 1, **env: str) -> su
     environ = {k: v for k, v in os.environ.items() if k != "POLEX_DELIVERY_DELAY"}
     environ |= {"POLEX_HOME": str(node.home), **env}
     proc = subprocess.Popen(
-        [POLEX, "serve", "--port", str(port), "--workers", str(workers)],
+        # a free federation port of its own: --port + 1 may be taken
+        [POLEX, "serve", "--port", str(port), "--workers", str(workers)]
+        + ["--federation-port", str(_free_port())],
         env=environ,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,

@@ -1,20 +1,27 @@
 """Cross-node hits: this node's new and changed records matched against linked partners'.
 
 Both nodes take part only while each grants ``crossmatch`` to the other. The relay offers each
-partner the records written since the last one it was offered, where this node shares the
-record's database with the partner, the record is approved and carries no
-allow-list (a record kept to named agencies or countries stays home), and the partner said it
-matches. The partner matches them against the databases it shares with this node, with the
-same engine and threshold as its own cross-matching, and records the hits it finds: both owners
-get a hit, each on its own node. A partner's record is named only as far as its grant and the
-record's restrictions allow: full, or "a record of agency X matches: contact them".
+partner the records written since the last one it offered, where this node shares the record's
+database with the partner and the owner's rules let the partner's users at least learn that the
+record exists: a record kept from partners (H2 without permission, not approved) or carrying a
+deny-list that may name the partner's agencies stays home. Each offered record says what the
+partner may keep of it: ``full`` (its caption and the match evidence) or ``hit`` (only that a
+record of agency X matches), as the link's grant and the record's restrictions decide.
 
-The partner never stores our records: only the hit (ids, owners, databases, score)."""
+The partner matches them against the databases it shares with this node, with the same engine
+and threshold as its own cross-matching, and records the hits it finds: both owners get a hit,
+each on its own node. The partner's owner always learns of a hit on its own record; the asking
+owner learns of the partner's record only as far as the partner's grant and the record's
+restrictions allow: in full, "a record of agency X matches: contact them", or not at all. A
+restricted side leaks nothing: no caption, no schema, no evidence naming its values.
+
+The partner never stores our records: only the hit (ids, owners, databases, score, and the
+evidence where it was disclosed)."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -22,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, insert, select, update
 
 from polex.access.policy import View, record_view
-from polex.access.principal import Principal, Role
+from polex.access.principal import partner_principal
 from polex.audit import log as audit
 from polex.federation.errors import Refused
 from polex.federation.links import Link
@@ -41,6 +48,9 @@ from polex.store.metadata import utcnow
 
 BATCH = 100
 METHOD = "federated"
+# Records younger than this are offered on a later pass: a write whose transaction commits
+# after a younger one would otherwise fall behind the cursor.
+SETTLE = timedelta(seconds=2)
 
 
 class Offered(BaseModel):
@@ -55,12 +65,18 @@ class Offered(BaseModel):
     owner: str = Field(max_length=32)
     owner_country: str = Field(pattern=r"^[A-Z]{2}$")
     caption: str = Field(max_length=512)
+    # what the partner may keep of the record with a hit (the caption is sent only for full)
+    disclose: Mode
 
 
 class MatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     records: list[Offered] = Field(max_length=BATCH)
+
+
+def contact(owner: str) -> str:
+    return f"a record of agency {owner}"
 
 
 def _stub(rid: str, owner: str, database: str, caption: str, schema: str = "Thing") -> Record:
@@ -79,14 +95,27 @@ def _stub(rid: str, owner: str, database: str, caption: str, schema: str = "Thin
     )
 
 
-def offerable(record: Record, link: Link) -> bool:
-    r = record.envelope.restrictions
-    return (
-        not record.deleted
-        and record.envelope.status == ReviewStatus.approved
-        and link.ours.mode(record.database) is not None
-        and not (r.allow_agencies or r.allow_countries)
-    )
+def _evidence(features: list[Feature], disclosed: bool) -> list[Feature]:
+    """The match evidence, without the values it quotes unless the other side disclosed them."""
+    return features if disclosed else [Feature(f.name, f.score, "") for f in features]
+
+
+def _concerns_partners(envelope: Envelope) -> bool:
+    """A deny-list that may name the partner's agencies (``AGENCY@NODE``) or countries: this
+    node cannot tell before matching whom the hit would reach."""
+    r = envelope.restrictions
+    return bool(r.deny_countries) or any("@" in a for a in r.deny_agencies)
+
+
+def disclosure(record: Record, link: Link, local_node: str) -> Mode | None:
+    """What the partner's users may learn of one of our records: None keeps it home."""
+    if record.deleted or record.envelope.status != ReviewStatus.approved:
+        return None
+    if _concerns_partners(record.envelope):
+        return None
+    anyone = partner_principal(local_node, link.node, "", "XX", "crossmatch")
+    view = record_view(anyone, record.envelope, sharing=link.ours.grants())
+    return {View.full: Mode.full, View.hit: Mode.hit}.get(view)
 
 
 def answer(conn: Connection, local_node: str, link: Link, request: Any) -> dict[str, Any]:
@@ -100,6 +129,7 @@ def answer(conn: Connection, local_node: str, link: Link, request: Any) -> dict[
         where = ".".join(map(str, first["loc"]))
         raise Refused(where, "match.format", f"{where}: {first['msg']}", 422) from exc
     granted = [db.value for db in link.ours.databases]
+    grants = link.ours.grants()
     out: list[dict[str, Any]] = []
     for theirs in offered:
         if agencies.get(conn, theirs.owner) is not None:
@@ -109,25 +139,28 @@ def answer(conn: Connection, local_node: str, link: Link, request: Any) -> dict[
                 f"owner: {theirs.owner} is an agency of this node",
                 403,
             )
-        owner = Principal(
-            user_id=0,
-            username="crossmatch",
-            agency=theirs.owner,
-            country=theirs.owner_country,
-            role=Role.officer,
-            node=link.node,
+        owner = partner_principal(
+            local_node, link.node, theirs.owner, theirs.owner_country, "crossmatch"
         )
-        stub = _stub(theirs.id, theirs.owner, theirs.database.value, theirs.caption, theirs.schema_)
+        full_there = theirs.disclose == Mode.full
+        stub = _stub(
+            theirs.id,
+            theirs.owner,
+            theirs.database.value,
+            theirs.caption if full_there else contact(theirs.owner),
+            theirs.schema_ if full_there else "Thing",
+        )
         for mine, score, features in rank(
             conn, theirs.schema_, theirs.properties, limit=CANDIDATES, databases=granted
         ):
             if score < REVIEW_THRESHOLD:
                 continue
-            view = record_view(owner, mine.envelope)
+            view = record_view(owner, mine.envelope, sharing=grants)
+            full_here = view == View.full
+            evidence = _evidence(features, full_there and full_here)
+            hit = record_hit(conn, mine, stub, score, evidence, METHOD, local_node, link.node)
             if view == View.none:
-                continue
-            full = view == View.full and link.ours.mode(mine.database) == Mode.full
-            hit = record_hit(conn, mine, stub, score, features, METHOD, local_node, link.node)
+                continue  # our owner has the hit; theirs learns nothing of our record
             out.append(
                 {
                     "record_id": theirs.id,
@@ -136,16 +169,13 @@ def answer(conn: Connection, local_node: str, link: Link, request: Any) -> dict[
                         "record_id": mine.id,
                         "owner": mine.owner,
                         "database": mine.database,
-                        "schema": mine.schema if full else "Thing",
-                        "caption": mine.caption if full else f"a record of agency {mine.owner}",
+                        "schema": mine.schema if full_here else "Thing",
+                        "caption": mine.caption if full_here else contact(mine.owner),
+                        "disclose": Mode.full.value if full_here else Mode.hit.value,
                         "score": score,
                         "features": [
-                            {
-                                "feature": f.name,
-                                "score": f.score,
-                                "detail": f.detail if full else "",
-                            }
-                            for f in features
+                            {"feature": f.name, "score": f.score, "detail": f.detail}
+                            for f in _evidence(features, full_here)
                         ],
                     },
                 }
@@ -183,6 +213,20 @@ def _country(conn: Connection, agency: str) -> str:
     return found.country if found else "XX"
 
 
+def _offer(record: Record, disclose: Mode, country: str) -> dict[str, Any]:
+    full = disclose == Mode.full
+    return {
+        "id": record.id,
+        "schema": record.schema,
+        "properties": record.properties,
+        "database": record.database,
+        "owner": record.owner,
+        "owner_country": country,
+        "caption": record.caption if full else contact(record.owner),
+        "disclose": disclose.value,
+    }
+
+
 def push(fed: Federation, link: Link) -> int:
     """Offer the partner the records written since the last offer; record the hits it found.
     Returns how many records were offered; raises httpx errors when the partner is away (the
@@ -191,28 +235,19 @@ def push(fed: Federation, link: Link) -> int:
         return 0
     with fed.engine.connect() as conn:
         after, after_id = _mark(conn, link.node)
-        written = store.changed_since(conn, after, after_id, BATCH)
-        offered = [r for r in written if offerable(r, link)]
-        countries = {r.owner: _country(conn, r.owner) for r in offered}
+        written = store.changed_since(conn, after, after_id, BATCH, utcnow() - SETTLE)
+        offers: list[tuple[Record, Mode]] = []
+        for record in written:
+            disclose = disclosure(record, link, fed.name)
+            if disclose is not None:
+                offers.append((record, disclose))
+        countries = {r.owner: _country(conn, r.owner) for r, _ in offers}
     if not written:
         return 0
     matches: list[dict[str, Any]] = []
-    if offered:
+    if offers:
         body = json.dumps(
-            {
-                "records": [
-                    {
-                        "id": r.id,
-                        "schema": r.schema,
-                        "properties": r.properties,
-                        "database": r.database,
-                        "owner": r.owner,
-                        "owner_country": countries[r.owner],
-                        "caption": r.caption,
-                    }
-                    for r in offered
-                ]
-            }
+            {"records": [_offer(r, mode, countries[r.owner]) for r, mode in offers]}
         ).encode()
         response = fed.clients.for_link(link).request("POST", "/federation/v1/match", body)
         if response.status_code == 403:
@@ -225,19 +260,25 @@ def push(fed: Federation, link: Link) -> int:
             )
         else:
             matches = response.json()["matches"]
-    by_id = {r.id: r for r in offered}
+    disclosed = {r.id: (r, mode) for r, mode in offers}
     with fed.engine.begin() as conn:
         for m in matches:
-            mine = by_id.get(m["record_id"])
-            if mine is None:
+            if m["record_id"] not in disclosed:
                 continue
+            mine, mode = disclosed[m["record_id"]]
             theirs = m["match"]
+            full_there = theirs.get("disclose") == Mode.full.value
             stub = _stub(
-                theirs["record_id"], theirs["owner"], theirs["database"], theirs["caption"]
+                theirs["record_id"],
+                theirs["owner"],
+                theirs["database"],
+                theirs["caption"] if full_there else contact(theirs["owner"]),
+                theirs["schema"] if full_there else "Thing",
             )
             features = [Feature(f["feature"], f["score"], f["detail"]) for f in theirs["features"]]
+            evidence = _evidence(features, full_there and mode == Mode.full)
             record_hit(
-                conn, mine, stub, float(theirs["score"]), features, METHOD, fed.name, link.node
+                conn, mine, stub, float(theirs["score"]), evidence, METHOD, fed.name, link.node
             )
         _advance(conn, link.node, written[-1])
-    return len(offered)
+    return len(offers)

@@ -26,12 +26,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection
 
 from polex.access.policy import READING_ROLES, View, record_views
-from polex.access.principal import Principal, Role
+from polex.access.principal import Principal, Role, partner_principal
 from polex.audit import log as audit
 from polex.federation.errors import Refused
 from polex.federation.links import Link
 from polex.federation.service import Federation
-from polex.federation.sharing import Mode
 from polex.search.engine import Hit, SearchQuery, parse, rank
 from polex.search.views import hit_json
 from polex.store import agencies
@@ -64,7 +63,9 @@ class RemoteSearch(BaseModel):
     asker: Asker
 
 
-def _remote_principal(conn: Connection, link: Link, asker: Asker) -> Principal:
+def _remote_principal(conn: Connection, local_node: str, link: Link, asker: Asker) -> Principal:
+    """The asker as a partner node's user: the owners' rules for partners apply to it (H2,
+    the link's grant, agencies named ``AGENCY@NODE``)."""
     if asker.role not in READING_ROLES:
         raise Refused(
             "asker.role", "search.role", f"asker.role: {asker.role.value} does not search", 403
@@ -77,22 +78,9 @@ def _remote_principal(conn: Connection, link: Link, asker: Asker) -> Principal:
             f"asker.agency: {asker.agency} is an agency of this node",
             403,
         )
-    return Principal(
-        user_id=0,
-        username=asker.username,
-        agency=asker.agency,
-        country=asker.country,
-        role=asker.role,
-        node=link.node,
+    return partner_principal(
+        local_node, link.node, asker.agency, asker.country, asker.username, asker.role
     )
-
-
-def _ceiling(view: View, mode: Mode | None) -> View:
-    if mode is None:
-        return View.none
-    if mode == Mode.hit and view == View.full:
-        return View.hit
-    return view
 
 
 def answer(conn: Connection, local_node: str, link: Link, request: Any) -> dict[str, Any]:
@@ -103,7 +91,7 @@ def answer(conn: Connection, local_node: str, link: Link, request: Any) -> dict[
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"]))
         raise Refused(where, "search.format", f"{where}: {first['msg']}", 422) from exc
-    principal = _remote_principal(conn, link, ask.asker)
+    principal = _remote_principal(conn, local_node, link, ask.asker)
     query = ask.query
     granted = [db.value for db in link.ours.databases]
     wanted = [d.value for d in query.databases] if query.databases else granted
@@ -120,11 +108,12 @@ def answer(conn: Connection, local_node: str, link: Link, request: Any) -> dict[
             identifiers=parsed.identifiers,
             databases=databases,
         )
-        views = record_views(principal, [record.envelope for record, _, _ in ranked])
+        views = record_views(
+            principal, [record.envelope for record, _, _ in ranked], sharing=link.ours.grants()
+        )
         for (record, score, features), view in zip(ranked, views, strict=True):
-            seen = _ceiling(view, link.ours.mode(record.database))
-            if seen != View.none:
-                hits.append(Hit(record=record, score=score, features=features, view=seen))
+            if view != View.none:
+                hits.append(Hit(record=record, score=score, features=features, view=view))
         hits = hits[: query.limit]
     audit.append(
         conn,

@@ -32,6 +32,10 @@ class Sharing(BaseModel):
         except ValueError:
             return None
 
+    def grants(self) -> dict[str, str]:
+        """database -> "full" | "hit", as the policy decision point takes a link's grant."""
+        return {db.value: mode.value for db, mode in self.databases.items()}
+
     def to_json(self) -> dict[str, object]:
         return self.model_dump(mode="json")
 

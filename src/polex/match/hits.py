@@ -113,7 +113,9 @@ def record_hit(
         )
         .returning(hits.c.id)
     ).scalar_one()
-    for mine, theirs in ((a, b), (b, a)):
+    # each node tells its own agencies; a partner's owner hears of the hit from its node
+    here = [(mine, theirs) for mine, theirs, at in ((a, b, node_a), (b, a, node_b)) if at == node]
+    for mine, theirs in here:
         _notify(
             conn,
             mine.owner,
@@ -123,7 +125,7 @@ def record_hit(
             f"{theirs.owner}: review hit {hit_id}.",
         )
     if a.envelope.case_ref and b.envelope.case_ref and a.owner != b.owner:
-        for mine, theirs in ((a, b), (b, a)):
+        for mine, theirs in here:
             _notify(
                 conn,
                 mine.owner,

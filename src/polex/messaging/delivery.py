@@ -9,8 +9,9 @@ over one PostgreSQL database) share the work and a crash loses nothing:
 - a remote delivery is leased (``lease_until``), handed to the federation ``Transport`` outside
   any transaction, and marked sent when the partner's signed receipts come back; a lost answer
   means the lease runs out and the message goes again, which the partner, keyed on the message
-  id, accepts once. A partner's queue goes out oldest first and waits behind a failed message
-  (retried after ``retry_delay``), so threads arrive in order after an outage.
+  id, accepts once. A partner's queue goes out in outbox order (``seq``, the order the
+  deliveries were written) and waits behind a failed message (retried after ``retry_delay``),
+  so threads arrive in order after an outage.
 
 ``POLEX_DELIVERY_DELAY`` (see messaging.settings) holds local deliveries back for a while; tests
 use it to kill a node between queueing and delivery."""
@@ -195,7 +196,7 @@ def retry_delay(attempts: int) -> timedelta:
 def _lease_remote(
     room: Mailroom, limit: int, nodes: Collection[str] | None
 ) -> dict[tuple[str, str], list[str]]:
-    """Claim queued deliveries to partner nodes for one relay pass, oldest first, grouped per
+    """Claim queued deliveries to partner nodes for one relay pass in outbox order, grouped per
     message+node. A node with a delivery still leased (in flight, or waiting to be retried) gets
     nothing new: its queue waits behind its head, so the partner receives every thread in the
     order it was written. (The federation lets one process at a time relay to a partner.)"""
@@ -211,7 +212,7 @@ def _lease_remote(
                 or_(d.lease_until.is_(None), d.lease_until <= now),
                 d.node.not_in(waiting),
             )
-            .order_by(d.queued_at)
+            .order_by(d.seq)
             .limit(limit)
         )
         if nodes is not None:
@@ -292,7 +293,7 @@ def relay_pending(
     limit: int = 100,
     nodes: Collection[str] | None = None,
 ) -> int:
-    """One relay pass (to ``nodes``, default every partner): queued messages, oldest first,
+    """One relay pass (to ``nodes``, default every partner): queued messages in outbox order,
     then receipts this node owes; returns how many deliveries the partners accepted."""
     queues: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
     for (mid, node), recipients in _lease_remote(room, limit, nodes).items():

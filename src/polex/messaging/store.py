@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select
+from sqlalchemy import Connection, Row, bindparam, func, insert, select
 
 from polex.messaging.addresses import Address
 from polex.messaging.crypto import CryptoError, NodeCrypto, canonical_bytes
@@ -21,12 +21,14 @@ from polex.messaging.model import (
     Priority,
     aware,
 )
-from polex.messaging.tables import message_deliveries, messages
+from polex.messaging.tables import delivery_seq, message_deliveries, messages
 from polex.model.envelope import Handling
 
 # Built once: constructing a statement costs more than running it on the hot paths.
 _INSERT_MESSAGE = insert(messages)
 _INSERT_DELIVERIES = insert(message_deliveries)
+_INSERT_DELIVERIES_SEQ = insert(message_deliveries).values(seq=delivery_seq.next_value())
+_LAST_SEQ = select(func.coalesce(func.max(message_deliveries.c.seq), 0))
 _BY_ID = select(messages).where(messages.c.id == bindparam("mid"))
 _BY_IDS = select(messages).where(messages.c.id.in_(bindparam("ids", expanding=True)))
 _DELIVERIES = (
@@ -144,7 +146,8 @@ def insert_deliveries(
     now: datetime,
     reason: str | None = None,
 ) -> None:
-    """One row per (message id, recipient): the outbox entry the delivery worker moves on."""
+    """One row per (message id, recipient), numbered in the order given: the outbox entry the
+    delivery worker moves on."""
     delivered = now if state == DeliveryState.delivered else None
     rows = [
         {
@@ -161,8 +164,15 @@ def insert_deliveries(
         }
         for mid, a in deliveries
     ]
-    if rows:
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        last = conn.execute(_LAST_SEQ).scalar_one()
+        for n, row in enumerate(rows, start=last + 1):
+            row["seq"] = n
         conn.execute(_INSERT_DELIVERIES, rows)
+    else:
+        conn.execute(_INSERT_DELIVERIES_SEQ, rows)
 
 
 def _maybe(ts: datetime | None) -> datetime | None:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    Sequence,
     String,
     Table,
     Text,
@@ -49,6 +50,10 @@ messages = Table(
     Index("ix_messages_sender_created", "origin_node", "sender_agency", "created_at"),
 )
 
+# PostgreSQL numbers deliveries from a sequence; SQLite, whose writers take the database lock
+# at BEGIN, from the highest number so far (messaging.store.insert_deliveries).
+delivery_seq = Sequence("message_deliveries_seq", metadata=metadata)
+
 message_deliveries = Table(
     "message_deliveries",
     metadata,
@@ -62,11 +67,16 @@ message_deliveries = Table(
     # a relay worker's claim on a remote delivery; expired leases are claimed again
     Column("lease_until", Timestamp),
     Column("queued_at", Timestamp, nullable=False),
+    # the outbox (and inbox) order: rows numbered as they are written, so that a partner's
+    # queue goes out, and arrives, in the order its messages were sent (not by timestamp,
+    # which ties within a batch and can step back with the clock)
+    Column("seq", BigInteger, nullable=False),
     Column("sent_at", Timestamp),
     Column("delivered_at", Timestamp),
     Column("acknowledged_at", Timestamp),
     Column("acknowledged_by", String(160)),
     Index("ix_message_deliveries_work", "state", "node", "queued_at"),
+    Index("ix_message_deliveries_seq", "state", "seq"),
     Index("ix_message_deliveries_inbox", "agency", "node", "state"),
 )
 

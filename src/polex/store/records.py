@@ -290,12 +290,12 @@ def scan(
 
 
 def changed_since(
-    conn: Connection, after: datetime | None, after_id: str, limit: int
+    conn: Connection, after: datetime | None, after_id: str, limit: int, before: datetime
 ) -> list[Record]:
-    """Records written after (``after``, ``after_id``) in write order, deleted ones included:
-    a consumer that keeps the last pair it saw (federation's cross-node matching) sees every
-    write once."""
-    query = select(records)
+    """Records written after (``after``, ``after_id``) and before ``before``, in write order,
+    deleted ones included: a consumer that keeps the last pair it saw (federation's cross-node
+    matching) sees every write once, as long as no write commits later than ``before`` says."""
+    query = select(records).where(records.c.updated_at < before)
     if after is not None:
         query = query.where(
             (records.c.updated_at > after)
