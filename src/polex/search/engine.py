@@ -140,7 +140,9 @@ def rank(
     )
     exact = _identifier_hits(conn, identifiers)
     exact_keys = identifier_keys(schema, properties)
-    loaded = store.get_many(conn, set(pool) | set(exact))
+    entities = store.live_entities(
+        conn, (set(pool) | set(exact)) - set(exclude), databases=databases
+    )
     total = candidates.total_records(conn)
     weights = {key[1]: candidates.idf(df, total) for key, df in frequencies.items() if df}
     top = max(weights.values(), default=1.0)
@@ -150,24 +152,26 @@ def rank(
         known = [weights[key] for _, key in query_keys(token) if key in weights]
         return max(known) / top if known else 1.0
 
-    ranked: list[tuple[Record, float, list[Feature]]] = []
-    for rid, record in loaded.items():
-        if record.deleted or rid in exclude:
-            continue
-        if databases and record.database not in databases:
-            continue
-        result = score_pair(schema, properties, record.schema, record.properties, token_weight)
+    scored: list[tuple[str, float, list[Feature]]] = []
+    for rid, (cand_schema, cand_properties) in entities.items():
+        result = score_pair(schema, properties, cand_schema, cand_properties, token_weight)
         score, features = result.score, list(result.features)
-        shared = exact_keys & identifier_keys(record.schema, record.properties)
+        shared = exact_keys & identifier_keys(cand_schema, cand_properties)
         if rid in exact:
             score, features = 1.0, exact[rid] + features
         elif shared:
             detail = ", ".join(f"{kind} {key}" for kind, key in sorted(shared))
             score, features = 1.0, [Feature("identifier", 1.0, f"shared {detail}"), *features]
         if score >= REPORTED_MIN_SCORE:
-            ranked.append((record, round(score, 4), features))
-    ranked.sort(key=lambda item: (-item[1], item[0].id))
-    return ranked[:limit]
+            scored.append((rid, round(score, 4), features))
+    scored.sort(key=lambda item: (-item[1], item[0]))
+    # Whole records only for the hits: most candidates are scored and dropped.
+    loaded = store.get_many(conn, [rid for rid, _, _ in scored[:limit]])
+    return [
+        (loaded[rid], score, features)
+        for rid, score, features in scored[:limit]
+        if rid in loaded and not loaded[rid].deleted
+    ]
 
 
 def search(conn: Connection, principal: Principal, query: SearchQuery) -> list[Hit]:

@@ -211,6 +211,23 @@ def get_many(conn: Connection, ids: Iterable[str]) -> dict[str, Record]:
     return {r.id: _to_record(r) for r in rows}
 
 
+def live_entities(
+    conn: Connection, ids: Iterable[str], databases: Sequence[str] | None = None
+) -> dict[str, tuple[str, dict[str, list[str]]]]:
+    """Schema and properties of those of ``ids`` that are not deleted (and are in one of
+    ``databases``, if given): what scoring a search candidate needs, without the cost of
+    building whole Records for candidates that will not be hits."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    query = select(records.c.id, records.c.schema, records.c.properties).where(
+        records.c.id.in_(ids), records.c.deleted.is_(False)
+    )
+    if databases:
+        query = query.where(records.c.database.in_(list(databases)))
+    return {rid: (schema, properties) for rid, schema, properties in conn.execute(query)}
+
+
 def existing_versions(conn: Connection, ids: Sequence[str]) -> dict[str, Record]:
     """The current state of those of ``ids`` that exist (bulk import checks in batches)."""
     return get_many(conn, ids)
