@@ -64,6 +64,13 @@ def scores(found: set[Pair], truth: set[Pair]) -> dict[str, float | int]:
 
 
 def peak_rss_mb() -> float:
+    """This process's own peak resident memory. Linux keeps ``ru_maxrss`` across exec, so a
+    spawned worker's would start from the peak of the benchmark process that forked it
+    (the generated records, the import); VmHWM belongs to the worker's own address space."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 

@@ -5,9 +5,10 @@ each pair of different owners it scores at or above the review probability.
 The real-time path matches one record as it is written; this one re-reads everything at once,
 so it finds what the real-time path could not (the second record of a pair arrived when the
 first was not yet there, a model retrained on more data) and learns the node's own data.
-Hits go through the same ``record_hit``: one per pair whichever path found it first, restricted
-sides handled there, and a re-run creates nothing twice. Hits are written in chunks, each in
-its own transaction, so a run stopped half way leaves whole chunks and the next run completes
+Hits go through ``record_hits``, the bulk form of the real-time path's ``record_hit``: one
+per pair whichever path found it first, restricted sides handled there, and a re-run creates
+nothing twice. Hits are written in chunks, each in its own transaction (a few statements per
+thousand pairs), so a run stopped half way leaves whole chunks and the next run completes
 them."""
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from sqlalchemy import Engine
 
 from polex.audit import log as audit
 from polex.match import features, linkage, model_store
-from polex.match.hits import record_hit
+from polex.match.hits import Match, record_hits
 from polex.store import records as store
 
 DEFAULT_SCHEMATA = ("Person",)
 # Bumped when the comparable columns change: a model trained on other columns is retrained.
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 ACTOR = "system:crossmatch-batch"
 
 
@@ -54,8 +55,8 @@ def _entities(
     engine: Engine, schemata: Sequence[str], database: str | None
 ) -> Iterator[features.Entity]:
     with engine.connect() as conn:
-        for record in store.scan(conn, schemata=schemata, database=database):
-            yield features.Entity(record.id, record.owner, record.schema, record.properties)
+        for found in store.scan_properties(conn, schemata=schemata, database=database):
+            yield features.Entity(*found)
 
 
 def export(
@@ -149,20 +150,16 @@ def run(
 
 
 def _write_hits(engine: Engine, node: str, chunk: Sequence[linkage.Pair]) -> tuple[int, int]:
-    created = existing = 0
     with engine.begin() as conn:
         loaded = store.get_many(conn, {p.left for p in chunk} | {p.right for p in chunk})
+        matches = []
         for pair in chunk:
             left, right = loaded.get(pair.left), loaded.get(pair.right)
             if left is None or right is None or left.deleted or right.deleted:
                 continue  # changed since the export; the next run sees it as it is now
             if left.owner == right.owner:
                 continue
-            hit = record_hit(
-                conn, left, right, round(pair.probability, 4), pair.features, "batch", node
-            )
-            if hit.created:
-                created += 1
-            else:
-                existing += 1
-    return created, existing
+            matches.append(Match(left, right, round(pair.probability, 4), pair.features))
+        written = record_hits(conn, matches, "batch", node)
+    created = sum(hit.created for hit in written)
+    return created, len(written) - created

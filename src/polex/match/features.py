@@ -34,6 +34,7 @@ SCHEMA = pa.schema(
         ("name_last", pa.string()),
         ("name_keys", pa.list_(pa.string())),
         ("name_pairs", pa.list_(pa.string())),
+        ("name_initials", pa.string()),
         ("birth_date", pa.string()),
         ("birth_year", pa.string()),
         ("birth_month", pa.string()),
@@ -70,6 +71,8 @@ def _name_columns(schema: str, properties: dict[str, list[str]]) -> dict[str, An
         "name_last": first[-1] if first else None,
         "name_keys": sorted(k for kind, k in keys if kind == "name") or None,
         "name_pairs": sorted(k for kind, k in keys if kind == "pair") or None,
+        # "J. Ogunbamigbe" and "Juwon Ogunbamigbe": a given name cut to its initial
+        "name_initials": "".join(sorted(t[0] for t in first)) or None,
     }
 
 

@@ -6,11 +6,13 @@ as the other owner's rules allow: "a record of agency X matches, contact them" a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from polex.access.policy import View, record_view
 from polex.access.principal import Principal, Role
@@ -54,6 +56,47 @@ def _explanation(features: list[Feature]) -> list[dict[str, Any]]:
     return [{"feature": f.name, "score": round(f.score, 4), "detail": f.detail} for f in features]
 
 
+def _notifications(
+    sides: tuple[tuple[Record, str], tuple[Record, str]], hit_id: int, node: str
+) -> list[dict[str, Any]]:
+    """What each owner is told of a new hit: its own record by caption and the other side by
+    agency only, whatever the other side's restrictions (they need not be read to write it).
+    Each node tells its own agencies; a partner's owner hears of the hit from its node."""
+    now = utcnow()
+    (a, node_a), (b, node_b) = sides
+    here = [(mine, theirs) for mine, theirs, at in ((a, b, node_a), (b, a, node_b)) if at == node]
+    told = [
+        (
+            mine.owner,
+            "hit",
+            f"Your record {mine.caption!r} ({mine.database}) matches a record of agency "
+            f"{theirs.owner}: review hit {hit_id}.",
+        )
+        for mine, theirs in here
+    ]
+    if a.envelope.case_ref and b.envelope.case_ref and a.owner != b.owner:
+        told += [
+            (
+                mine.owner,
+                "deconfliction",
+                f"Your case {mine.envelope.case_ref} and a case of agency {theirs.owner} "
+                f"touch the same entity (hit {hit_id}): contact them before acting.",
+            )
+            for mine, theirs in here
+        ]
+    return [
+        {
+            "agency": agency,
+            "kind": kind,
+            "hit_id": hit_id,
+            "text": text,
+            "details": {},
+            "created_at": now,
+        }
+        for agency, kind, text in told
+    ]
+
+
 def _notify(conn: Connection, agency: str, kind: str, hit_id: int, text: str) -> None:
     conn.execute(
         insert(notifications).values(
@@ -67,6 +110,132 @@ def _notify(conn: Connection, agency: str, kind: str, hit_id: int, text: str) ->
     )
 
 
+@dataclass(frozen=True)
+class Match:
+    """A pair some matcher scored at or above its review threshold; ``right_node`` names the
+    node of a partner's record (None: this node)."""
+
+    left: Record
+    right: Record
+    score: float
+    features: list[Feature]
+    right_node: str | None = None
+
+
+# Pairs looked up per query: well under SQLite's 32,766 parameters, few round trips.
+_LOOKUP = 1000
+
+
+def _insert_ignoring_existing(conn: Connection) -> Any:
+    """An insert into ``hits`` that skips a pair another writer created since we looked (a
+    real-time worker and the batch may find the same pair at the same moment)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(hits).on_conflict_do_nothing(
+            index_elements=["record_a", "record_b"]
+        )
+    return sqlite.insert(hits).on_conflict_do_nothing(index_elements=["record_a", "record_b"])
+
+
+def _existing(conn: Connection, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], Row[Any]]:
+    found: dict[tuple[str, str], Row[Any]] = {}
+    for start in range(0, len(pairs), _LOOKUP):
+        chunk = pairs[start : start + _LOOKUP]
+        wanted = set(chunk)
+        rows = conn.execute(
+            select(hits.c.id, hits.c.status, hits.c.record_a, hits.c.record_b).where(
+                hits.c.record_a.in_({a for a, _ in chunk}),
+                hits.c.record_b.in_({b for _, b in chunk}),
+            )
+        ).all()
+        found |= {(r.record_a, r.record_b): r for r in rows if (r.record_a, r.record_b) in wanted}
+    return found
+
+
+def _pair(m: Match) -> tuple[str, str]:
+    return (m.left.id, m.right.id) if m.left.id < m.right.id else (m.right.id, m.left.id)
+
+
+def record_hits(conn: Connection, matches: Sequence[Match], method: str, node: str) -> list[NewHit]:
+    """Hits for many pairs at once, in the caller's transaction, with what ``record_hit``
+    guarantees for one: a pair has one hit whichever side or path came first, a pending hit
+    takes the new score, a decided one stays as decided, and both owners of each new hit are
+    told (by agency only). A few statements per thousand pairs, not a few per pair. Returns
+    one ``NewHit`` per match, in order."""
+    oriented: dict[tuple[str, str], tuple[Record, str, Record, str, Match]] = {}
+    for m in matches:
+        (a, node_a), (b, node_b) = sorted(
+            [(m.left, node), (m.right, m.right_node or node)], key=lambda p: p[0].id
+        )
+        oriented[(a.id, b.id)] = (a, node_a, b, node_b, m)
+    existing = _existing(conn, list(oriented))
+    now = utcnow()
+    refresh = [
+        {
+            "hit_id": row.id,
+            "new_score": oriented[pair][4].score,
+            "new_explanation": _explanation(oriented[pair][4].features),
+            "now": now,
+        }
+        for pair, row in existing.items()
+        if row.status == Status.pending
+    ]
+    if refresh:
+        conn.execute(
+            update(hits)
+            .where(hits.c.id == bindparam("hit_id"))
+            .values(
+                score=bindparam("new_score"),
+                explanation=bindparam("new_explanation", type_=hits.c.explanation.type),
+                updated_at=bindparam("now"),
+            ),
+            refresh,
+        )
+    ids = {pair: row.id for pair, row in existing.items()}
+    created: set[tuple[str, str]] = set()
+    new = [
+        {
+            "record_a": a.id,
+            "record_b": b.id,
+            "owner_a": a.owner,
+            "owner_b": b.owner,
+            "node_a": node_a,
+            "node_b": node_b,
+            "database_a": a.database,
+            "database_b": b.database,
+            "score": m.score,
+            "explanation": _explanation(m.features),
+            "method": method,
+            "status": Status.pending.value,
+            "colour": Colour.yellow.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for pair, (a, node_a, b, node_b, m) in oriented.items()
+        if pair not in existing
+    ]
+    if new:
+        statement = _insert_ignoring_existing(conn).returning(
+            hits.c.id, hits.c.record_a, hits.c.record_b
+        )
+        for row in conn.execute(statement, new):
+            ids[(row.record_a, row.record_b)] = row.id
+            created.add((row.record_a, row.record_b))
+        told = [
+            note
+            for pair in created
+            for note in _notifications(
+                ((oriented[pair][0], oriented[pair][1]), (oriented[pair][2], oriented[pair][3])),
+                ids[pair],
+                node,
+            )
+        ]
+        if told:
+            conn.execute(insert(notifications), told)
+        raced = [pair for pair in oriented if pair not in ids]
+        ids |= {pair: row.id for pair, row in _existing(conn, raced).items()}
+    return [NewHit(id=ids[pair], created=pair in created) for pair in map(_pair, matches)]
+
+
 def record_hit(
     conn: Connection,
     left: Record,
@@ -78,63 +247,7 @@ def record_hit(
     right_node: str | None = None,
 ) -> NewHit:
     """Create the hit for a pair (or refresh a pending one): a re-run never duplicates hits."""
-    pair = sorted([(left, node), (right, right_node or node)], key=lambda p: p[0].id)
-    (a, node_a), (b, node_b) = pair
-    existing = conn.execute(
-        select(hits.c.id, hits.c.status).where(hits.c.record_a == a.id, hits.c.record_b == b.id)
-    ).first()
-    now = utcnow()
-    if existing is not None:
-        if existing.status == Status.pending:
-            conn.execute(
-                update(hits)
-                .where(hits.c.id == existing.id)
-                .values(score=score, explanation=_explanation(features), updated_at=now)
-            )
-        return NewHit(id=existing.id, created=False)
-    hit_id = conn.execute(
-        insert(hits)
-        .values(
-            record_a=a.id,
-            record_b=b.id,
-            owner_a=a.owner,
-            owner_b=b.owner,
-            node_a=node_a,
-            node_b=node_b,
-            database_a=a.database,
-            database_b=b.database,
-            score=score,
-            explanation=_explanation(features),
-            method=method,
-            status=Status.pending.value,
-            colour=Colour.yellow.value,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(hits.c.id)
-    ).scalar_one()
-    # each node tells its own agencies; a partner's owner hears of the hit from its node
-    here = [(mine, theirs) for mine, theirs, at in ((a, b, node_a), (b, a, node_b)) if at == node]
-    for mine, theirs in here:
-        _notify(
-            conn,
-            mine.owner,
-            "hit",
-            hit_id,
-            f"Your record {mine.caption!r} ({mine.database}) matches a record of agency "
-            f"{theirs.owner}: review hit {hit_id}.",
-        )
-    if a.envelope.case_ref and b.envelope.case_ref and a.owner != b.owner:
-        for mine, theirs in here:
-            _notify(
-                conn,
-                mine.owner,
-                "deconfliction",
-                hit_id,
-                f"Your case {mine.envelope.case_ref} and a case of agency {theirs.owner} "
-                f"touch the same entity (hit {hit_id}): contact them before acting.",
-            )
-    return NewHit(id=hit_id, created=True)
+    return record_hits(conn, [Match(left, right, score, features, right_node)], method, node)[0]
 
 
 def _side(principal: Principal, record: Record | None, owner: str, node: str) -> dict[str, Any]:

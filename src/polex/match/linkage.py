@@ -39,6 +39,8 @@ EM_MAX_PAIRS = 5e6
 # m is learnt twice, on pairs that agree on the name and on pairs that agree on the birth date,
 # so each comparison is estimated on pairs that were not chosen for agreeing on it.
 EM_BLOCKING = ("name", "birth_date")
+# Birth years as numbers, in SQL every Splink dialect speaks.
+_YEARS_APART = "abs(cast(birth_year_l as int) - cast(birth_year_r as int))"
 
 
 def _as(level: Any, label: str) -> Any:
@@ -56,6 +58,13 @@ def _name() -> cl.CustomComparison:
             cll.CustomLevel("name_keys_l = name_keys_r", "same phonetic keys"),
             _as(cll.JaroWinklerLevel("name", 0.92), "names almost alike"),
             _as(cll.ArrayIntersectLevel("name_keys", 2), "two parts sound alike"),
+            _as(
+                cll.And(
+                    cll.ArrayIntersectLevel("name_keys", 1),
+                    cll.CustomLevel("name_initials_l = name_initials_r"),
+                ),
+                "one part sounds alike, the initials agree",
+            ),
             _as(cll.JaroWinklerLevel("name", 0.8), "names alike"),
             _as(cll.ArrayIntersectLevel("name_keys", 1), "one part sounds alike"),
             _as(
@@ -82,6 +91,11 @@ def _birth() -> cl.CustomComparison:
                 "day and month swapped",
             ),
             _as(cll.DamerauLevenshteinLevel("birth_date", 1), "one digit apart"),
+            cll.CustomLevel(
+                "birth_month_l = birth_month_r AND birth_day_l = birth_day_r "
+                f"AND {_YEARS_APART} = 1",
+                "year one apart",
+            ),
             cll.CustomLevel(
                 "birth_year_l = birth_year_r AND (birth_month_l IS NULL OR birth_month_r IS NULL)",
                 "same year, one side gives only the year",
@@ -148,16 +162,28 @@ def _nationality() -> cl.CustomComparison:
 
 
 def blocking_rules() -> list[BlockingRuleCreator | dict[str, Any]]:
-    """The search index's keys as blocking: two name parts that sound alike, a shared
-    identifier, one name part and the birth year, the birth date, or the whole address."""
+    """The search index's keys as blocking, each narrowed by what a pair that could reach the
+    review probability must also share, so candidate pairs grow with the matches, not with the
+    square of the records: two name parts that sound alike and birth years at most one apart
+    (or one missing), a shared identifier, or one name part and a birth date that is the same,
+    swapped, or a year given alone. A pair failing all of these cannot outweigh the prior."""
+    years_near = (
+        "(l.birth_year IS NULL OR r.birth_year IS NULL OR "
+        "abs(cast(l.birth_year as int) - cast(r.birth_year as int)) <= 1)"
+    )
+    same_birth = (
+        "(l.birth_date = r.birth_date OR l.birth_month IS NULL OR r.birth_month IS NULL "
+        "OR (l.birth_month = r.birth_day AND l.birth_day = r.birth_month))"
+    )
     return [
-        CustomRule("l.name_pairs = r.name_pairs", arrays_to_explode=["name_pairs"]),
+        CustomRule(
+            f"l.name_pairs = r.name_pairs AND {years_near}", arrays_to_explode=["name_pairs"]
+        ),
         CustomRule("l.id_keys = r.id_keys", arrays_to_explode=["id_keys"]),
         CustomRule(
-            "l.name_keys = r.name_keys AND l.birth_year = r.birth_year",
+            f"l.name_keys = r.name_keys AND l.birth_year = r.birth_year AND {same_birth}",
             arrays_to_explode=["name_keys"],
         ),
-        block_on("birth_date"),
         block_on("address"),
     ]
 

@@ -306,6 +306,33 @@ def scan(
         after = rows[-1].id
 
 
+def scan_properties(
+    conn: Connection,
+    *,
+    schemata: Sequence[str] | None = None,
+    database: str | None = None,
+    batch: int = 10_000,
+) -> Iterable[tuple[str, str, str, dict[str, list[str]]]]:
+    """(id, owner, schema, properties) of every live record, as ``scan`` orders and filters
+    them: what a whole-database matcher compares, read without building each record's
+    envelope (which costs more than the comparison columns at a million records)."""
+    where: list[ColumnElement[bool]] = [records.c.deleted.is_(False)]
+    if schemata:
+        where.append(records.c.schema.in_(list(schemata)))
+    if database:
+        where.append(records.c.database == database)
+    columns = (records.c.id, records.c.owner, records.c.schema, records.c.properties)
+    after = ""
+    while True:
+        query = select(*columns).where(*where, records.c.id > after)
+        rows = conn.execute(query.order_by(records.c.id).limit(batch)).all()
+        if not rows:
+            return
+        for row in rows:
+            yield row.id, row.owner, row.schema, row.properties
+        after = rows[-1].id
+
+
 def changed_since(
     conn: Connection, after: datetime | None, after_id: str, limit: int, before: datetime
 ) -> list[Record]:
