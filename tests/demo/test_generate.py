@@ -285,7 +285,8 @@ def test_write_and_write_split(tmp_path: Path) -> None:
 
 
 def test_memory_stays_flat_as_size_grows() -> None:
-    deque(generate(3000, seed=1), maxlen=0)  # name pools are built once per process
+    # name pools, Faker locales and caches are built once per process: build them all first
+    deque(generate(20_000, seed=2), maxlen=0)
 
     def peak(size: int) -> int:
         tracemalloc.start()
