@@ -38,7 +38,8 @@ DEFAULT_PORT = 8400
 # One password for every demo user, so a walkthrough can say it; the second factor is what
 # tells the users apart (each has a TOTP secret of its own). Never a real deployment's habit.
 PASSWORD = "polex-demo-password"
-ROLES_OF_FIRST_AGENCY = ("supervisor", "analyst", "dpo", "admin")
+ROLES = ("officer", "supervisor")
+ROLES_OF_FIRST_AGENCY = ("analyst", "dpo", "admin")
 LOGINS_FILE = "logins.json"
 STARTUP_SECONDS = 120
 STOP_SECONDS = 20
@@ -115,15 +116,15 @@ class Demo:
 
 
 def _users(node: Node, spec: DemoNode) -> list[dict[str, Any]]:
-    """The agencies and their users: an officer each, and the node's first agency also a
-    supervisor (its compliance unit, who reviews every agency's records), an analyst, a DPO
-    and an admin."""
+    """The agencies and their users: an officer and a supervisor each (who reviews the
+    agency's records and decides its hits), and at the node's first agency an analyst, a DPO
+    and an admin too."""
     logins = []
     with node.engine.begin() as conn:
         for agency in spec.agencies:
             agency_store.add(conn, agency.code, agency.name, agency.country)
             first = agency == spec.agencies[0]
-            for role in ("officer", *ROLES_OF_FIRST_AGENCY) if first else ("officer",):
+            for role in ROLES + (ROLES_OF_FIRST_AGENCY if first else ()):
                 username = f"{agency.code.lower()}.{role}"
                 new = accounts.add_user(conn, username, agency.code, role, password=PASSWORD)
                 logins.append(
@@ -137,7 +138,6 @@ def _users(node: Node, spec: DemoNode) -> list[dict[str, Any]]:
                         "token": new.token,
                     }
                 )
-        review.designate(conn, spec.agencies[0].code, actor="demo")
     return logins
 
 
@@ -157,25 +157,27 @@ def _load(node: Node, spec: DemoNode, data: Path, say: Callable[[str], None]) ->
 
 
 def _approve(node: Node, spec: DemoNode, say: Callable[[str], None]) -> None:
-    """The compliance unit's supervisor approves the wanted, missing and terrorist-fighter
-    records (until then nobody outside the owner agency sees them); every tenth is left
+    """Each agency's supervisor approves its wanted, missing and terrorist-fighter records
+    (until then nobody outside the agency sees them); every tenth generated one is left
     pending, so the review queue has work to show."""
-    supervisor = f"{spec.agencies[0].code.lower()}.supervisor"
     checklist = review.Checklist(
         identifiers_checked=True,
         legal_basis="Demo data: synthetic records, approved when the demo was made",
         article3_clear=True,
     )
+    approved = waiting = 0
     with node.engine.begin() as conn:
-        principal = accounts.principal_for(conn, supervisor, node.name)
-        pending = review.queue(conn, principal, review.Queue.pending, limit=10_000_000)
-        approved = 0
-        for i, item in enumerate(pending):
-            if i % 10 == 9 and "-STORY-" not in item.source_id:
-                continue
-            review.approve(conn, principal, item.record_id, checklist)
-            approved += 1
-    say(f"{spec.name}: {supervisor} approved {approved} of {len(pending)} records for sharing")
+        for agency in spec.agencies:
+            supervisor = f"{agency.code.lower()}.supervisor"
+            principal = accounts.principal_for(conn, supervisor, node.name)
+            pending = review.queue(conn, principal, review.Queue.pending, limit=10_000_000)
+            for i, item in enumerate(pending):
+                if i % 10 == 9 and "-STORY-" not in item.source_id:
+                    waiting += 1
+                    continue
+                review.approve(conn, principal, item.record_id, checklist)
+                approved += 1
+    say(f"{spec.name}: supervisors approved {approved} records, left {waiting} for review")
 
 
 def _link(nodes: list[Node], port: int, say: Callable[[str], None]) -> None:
@@ -311,9 +313,10 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def serve(demo: Demo, say: Callable[[str], None]) -> None:
+def serve(demo: Demo, say: Callable[[str], None], started: float) -> None:
     """Run both nodes until Ctrl-C (or SIGTERM), then stop them both; raises DemoError when a
-    node fails to start or stops on its own."""
+    node fails to start or stops on its own. ``started``: when the demo command began
+    (``time.monotonic()``), to say how long it took to get ready."""
     # Ctrl-C, and SIGINT from a shell that started the demo in the background (which would
     # otherwise be ignored), and SIGTERM all stop the demo the same way
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -325,7 +328,8 @@ def serve(demo: Demo, say: Callable[[str], None]) -> None:
         for spec, process in zip(NODES, processes, strict=True):
             _wait_healthy(spec.url(demo.port), process)
             say(f"{spec.name}: {spec.url(demo.port)}/  (API docs {spec.url(demo.port)}/api/docs)")
-        say("Ctrl-C stops both nodes")
+        ready = time.monotonic() - started
+        say(f"both nodes ready {ready:.0f} s after the start; Ctrl-C stops them")
         while True:
             for spec, process in zip(NODES, processes, strict=True):
                 if process.poll() is not None:
