@@ -32,3 +32,10 @@ def test_codes_need_a_demo(tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo", "codes", "--dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "holds no demo (run `polex demo` first)" in result.output
+
+
+def test_a_logins_file_of_another_version_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "logins.json").write_text('[{"username": "de-bka.officer"}]', encoding="utf-8")
+    result = runner.invoke(app, ["demo", "codes", "--dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "is not this version's" in result.output

@@ -23,7 +23,6 @@ import httpx
 
 from polex.access import accounts, review, totp
 from polex.demo.generate import Agency, write_split
-from polex.federation import links
 from polex.federation.agreement import accept_offer, make_offer
 from polex.match.crossmatch import drain
 from polex.model.envelope import Database
@@ -196,13 +195,10 @@ def _link(nodes: list[Node], port: int, say: Callable[[str], None]) -> None:
                 say(f"{node.name}: linked to {partner}")
 
 
-def _relink_if_moved(directory: Path, port: int, say: Callable[[str], None]) -> None:
+def _relink(directory: Path, port: int, say: Callable[[str], None]) -> None:
     nodes = [open_node(directory / spec.name.lower()) for spec in NODES]
     try:
-        with nodes[0].engine.connect() as conn:
-            link = links.get(conn, NODES[1].name)
-        if link is None or link.endpoint != NODES[1].federation_endpoint(port):
-            _link(nodes, port, say)
+        _link(nodes, port, say)
     finally:
         for node in nodes:
             node.engine.dispose()
@@ -220,16 +216,18 @@ def load(directory: Path) -> Demo:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise DemoError(f"--dir: {directory} holds no demo (run `polex demo` first)") from exc
+    if not isinstance(data, dict) or not {"port", "logins"} <= data.keys():
+        raise DemoError(f"--dir: {path} is not this version's; delete {directory}, run again")
     return Demo(directory=directory, port=int(data["port"]), logins=list(data["logins"]))
 
 
 def prepare(directory: Path, size: str, port: int, say: Callable[[str], None]) -> Demo:
     """Create, link and load the demo nodes unless they exist; returns the demo."""
     if (directory / LOGINS_FILE).exists():
-        say(f"reusing the demo in {directory}")
+        say(f"reusing the demo in {directory} (delete it for a new one, e.g. of another size)")
         demo = load(directory)
         if demo.port != port:
-            _relink_if_moved(directory, port, say)
+            _relink(directory, port, say)
             demo = Demo(directory=directory, port=port, logins=demo.logins)
             _write(demo)
         return demo
