@@ -20,7 +20,7 @@ from rich.table import Table
 
 from polex.demo import federation
 
-demo_app = typer.Typer(invoke_without_command=True)
+demo_app = typer.Typer(invoke_without_command=True, subcommand_metavar="[codes ...]")
 console = Console(stderr=True, soft_wrap=True)
 
 DirOpt = Annotated[Path, typer.Option("--dir", help="Where the demo lives.")]
