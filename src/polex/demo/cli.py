@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -19,7 +20,7 @@ from rich.table import Table
 
 from polex.demo import federation
 
-demo_app = typer.Typer(invoke_without_command=True)
+demo_app = typer.Typer(invoke_without_command=True, subcommand_metavar="[codes ...]")
 console = Console(stderr=True, soft_wrap=True)
 
 DirOpt = Annotated[Path, typer.Option("--dir", help="Where the demo lives.")]
@@ -66,6 +67,7 @@ def demo(
     until Ctrl-C; `polex demo codes` prints the users' current one-time codes."""
     if ctx.invoked_subcommand is not None:
         return
+    started = time.monotonic()
     try:
         made = federation.prepare(directory, size.value, port, console.print)
     except federation.DemoError as exc:
@@ -81,7 +83,7 @@ def demo(
         highlight=False,
     )
     try:
-        federation.serve(made, out.print)
+        federation.serve(made, out.print, started)
     except federation.DemoError as exc:
         _fail(str(exc), 1)
 

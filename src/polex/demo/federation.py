@@ -23,7 +23,6 @@ import httpx
 
 from polex.access import accounts, review, totp
 from polex.demo.generate import Agency, write_split
-from polex.federation import links
 from polex.federation.agreement import accept_offer, make_offer
 from polex.match.crossmatch import drain
 from polex.model.envelope import Database
@@ -38,7 +37,8 @@ DEFAULT_PORT = 8400
 # One password for every demo user, so a walkthrough can say it; the second factor is what
 # tells the users apart (each has a TOTP secret of its own). Never a real deployment's habit.
 PASSWORD = "polex-demo-password"
-ROLES_OF_FIRST_AGENCY = ("supervisor", "analyst", "dpo", "admin")
+ROLES = ("officer", "supervisor")
+ROLES_OF_FIRST_AGENCY = ("analyst", "dpo", "admin")
 LOGINS_FILE = "logins.json"
 STARTUP_SECONDS = 120
 STOP_SECONDS = 20
@@ -115,15 +115,15 @@ class Demo:
 
 
 def _users(node: Node, spec: DemoNode) -> list[dict[str, Any]]:
-    """The agencies and their users: an officer each, and the node's first agency also a
-    supervisor (its compliance unit, who reviews every agency's records), an analyst, a DPO
-    and an admin."""
+    """The agencies and their users: an officer and a supervisor each (who reviews the
+    agency's records and decides its hits), and at the node's first agency an analyst, a DPO
+    and an admin too."""
     logins = []
     with node.engine.begin() as conn:
         for agency in spec.agencies:
             agency_store.add(conn, agency.code, agency.name, agency.country)
             first = agency == spec.agencies[0]
-            for role in ("officer", *ROLES_OF_FIRST_AGENCY) if first else ("officer",):
+            for role in ROLES + (ROLES_OF_FIRST_AGENCY if first else ()):
                 username = f"{agency.code.lower()}.{role}"
                 new = accounts.add_user(conn, username, agency.code, role, password=PASSWORD)
                 logins.append(
@@ -137,7 +137,6 @@ def _users(node: Node, spec: DemoNode) -> list[dict[str, Any]]:
                         "token": new.token,
                     }
                 )
-        review.designate(conn, spec.agencies[0].code, actor="demo")
     return logins
 
 
@@ -157,25 +156,27 @@ def _load(node: Node, spec: DemoNode, data: Path, say: Callable[[str], None]) ->
 
 
 def _approve(node: Node, spec: DemoNode, say: Callable[[str], None]) -> None:
-    """The compliance unit's supervisor approves the wanted, missing and terrorist-fighter
-    records (until then nobody outside the owner agency sees them); every tenth is left
+    """Each agency's supervisor approves its wanted, missing and terrorist-fighter records
+    (until then nobody outside the agency sees them); every tenth generated one is left
     pending, so the review queue has work to show."""
-    supervisor = f"{spec.agencies[0].code.lower()}.supervisor"
     checklist = review.Checklist(
         identifiers_checked=True,
         legal_basis="Demo data: synthetic records, approved when the demo was made",
         article3_clear=True,
     )
+    approved = waiting = 0
     with node.engine.begin() as conn:
-        principal = accounts.principal_for(conn, supervisor, node.name)
-        pending = review.queue(conn, principal, review.Queue.pending, limit=10_000_000)
-        approved = 0
-        for i, item in enumerate(pending):
-            if i % 10 == 9 and "-STORY-" not in item.source_id:
-                continue
-            review.approve(conn, principal, item.record_id, checklist)
-            approved += 1
-    say(f"{spec.name}: {supervisor} approved {approved} of {len(pending)} records for sharing")
+        for agency in spec.agencies:
+            supervisor = f"{agency.code.lower()}.supervisor"
+            principal = accounts.principal_for(conn, supervisor, node.name)
+            pending = review.queue(conn, principal, review.Queue.pending, limit=10_000_000)
+            for i, item in enumerate(pending):
+                if i % 10 == 9 and "-STORY-" not in item.source_id:
+                    waiting += 1
+                    continue
+                review.approve(conn, principal, item.record_id, checklist)
+                approved += 1
+    say(f"{spec.name}: supervisors approved {approved} records, left {waiting} for review")
 
 
 def _link(nodes: list[Node], port: int, say: Callable[[str], None]) -> None:
@@ -194,13 +195,10 @@ def _link(nodes: list[Node], port: int, say: Callable[[str], None]) -> None:
                 say(f"{node.name}: linked to {partner}")
 
 
-def _relink_if_moved(directory: Path, port: int, say: Callable[[str], None]) -> None:
+def _relink(directory: Path, port: int, say: Callable[[str], None]) -> None:
     nodes = [open_node(directory / spec.name.lower()) for spec in NODES]
     try:
-        with nodes[0].engine.connect() as conn:
-            link = links.get(conn, NODES[1].name)
-        if link is None or link.endpoint != NODES[1].federation_endpoint(port):
-            _link(nodes, port, say)
+        _link(nodes, port, say)
     finally:
         for node in nodes:
             node.engine.dispose()
@@ -218,16 +216,18 @@ def load(directory: Path) -> Demo:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise DemoError(f"--dir: {directory} holds no demo (run `polex demo` first)") from exc
+    if not isinstance(data, dict) or not {"port", "logins"} <= data.keys():
+        raise DemoError(f"--dir: {path} is not this version's; delete {directory}, run again")
     return Demo(directory=directory, port=int(data["port"]), logins=list(data["logins"]))
 
 
 def prepare(directory: Path, size: str, port: int, say: Callable[[str], None]) -> Demo:
     """Create, link and load the demo nodes unless they exist; returns the demo."""
     if (directory / LOGINS_FILE).exists():
-        say(f"reusing the demo in {directory}")
+        say(f"reusing the demo in {directory} (delete it for a new one, e.g. of another size)")
         demo = load(directory)
         if demo.port != port:
-            _relink_if_moved(directory, port, say)
+            _relink(directory, port, say)
             demo = Demo(directory=directory, port=port, logins=demo.logins)
             _write(demo)
         return demo
@@ -311,9 +311,10 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def serve(demo: Demo, say: Callable[[str], None]) -> None:
+def serve(demo: Demo, say: Callable[[str], None], started: float) -> None:
     """Run both nodes until Ctrl-C (or SIGTERM), then stop them both; raises DemoError when a
-    node fails to start or stops on its own."""
+    node fails to start or stops on its own. ``started``: when the demo command began
+    (``time.monotonic()``), to say how long it took to get ready."""
     # Ctrl-C, and SIGINT from a shell that started the demo in the background (which would
     # otherwise be ignored), and SIGTERM all stop the demo the same way
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -325,7 +326,8 @@ def serve(demo: Demo, say: Callable[[str], None]) -> None:
         for spec, process in zip(NODES, processes, strict=True):
             _wait_healthy(spec.url(demo.port), process)
             say(f"{spec.name}: {spec.url(demo.port)}/  (API docs {spec.url(demo.port)}/api/docs)")
-        say("Ctrl-C stops both nodes")
+        ready = time.monotonic() - started
+        say(f"both nodes ready {ready:.0f} s after the start; Ctrl-C stops them")
         while True:
             for spec, process in zip(NODES, processes, strict=True):
                 if process.poll() is not None:
