@@ -25,6 +25,7 @@ import tempfile
 import time
 import tracemalloc
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +87,9 @@ def _import(url: str, home: Path, file: Path, database: str, trace: bool) -> dic
 
 
 def _in_fresh_process(*args: Any) -> dict[str, Any]:
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(_import, args)
+    # not a multiprocessing.Pool: its daemonic processes may not start the import's workers
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_import, *args).result()
 
 
 class _Backend:
@@ -201,7 +203,7 @@ def main() -> None:
             f"{r['worker_peak_rss_mb']:.0f}",
             "-" if traced is None else f"{traced:.1f}",
         )
-    Console().print(table)
+    Console(width=160).print(table)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
         json.dumps(
