@@ -2,8 +2,12 @@
 
 The file is written first (not timed). Each backend's import then runs in a fresh process, so
 its peak RSS is its own; the timed run is the one `polex import` makes (same reader, same
-transaction), without tracemalloc. A second, untimed run into a fresh database measures the
-peak of Python allocations with tracemalloc, which slows Python too much to time alongside.
+transaction, the same worker processes checking rows), without tracemalloc. Peak RSS is given
+for the importing process and for the largest of its workers. CPU seconds (the importing
+process and its workers together) are given beside wall time: on a shared machine records per
+CPU-second say what the code costs, records per second also what the machine had to spare.
+A second, untimed run into a fresh database measures the peak of Python allocations (of the
+importing process) with tracemalloc, which slows Python too much to time alongside.
 
     .venv/bin/python benchmarks/import_bench.py --records 100000 --backends sqlite,postgresql
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import platform
 import resource
 import sys
@@ -20,6 +25,7 @@ import tempfile
 import time
 import tracemalloc
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -75,13 +81,15 @@ def _import(url: str, home: Path, file: Path, database: str, trace: bool) -> dic
         "imported": report.imported,
         "rejected": report.rejected,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "peak_tracemalloc_mb": traced / 2**20,
     }
 
 
 def _in_fresh_process(*args: Any) -> dict[str, Any]:
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(_import, args)
+    # not a multiprocessing.Pool: its daemonic processes may not start the import's workers
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_import, *args).result()
 
 
 class _Backend:
@@ -149,7 +157,10 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     "rejected": timed["rejected"],
                     "seconds": timed["seconds"],
                     "records_per_s": args.records / timed["seconds"],
+                    "cpu_seconds": timed["cpu_seconds"],
+                    "records_per_cpu_s": args.records / timed["cpu_seconds"],
                     "peak_rss_mb": timed["peak_rss_mb"],
+                    "worker_peak_rss_mb": timed["worker_peak_rss_mb"],
                     "peak_tracemalloc_mb": traced["peak_tracemalloc_mb"],
                 }
             )
@@ -168,7 +179,17 @@ def main() -> None:
     args = parser.parse_args()
     results = run(args)
 
-    table = Table("backend", "records", "seconds", "records/s", "peak RSS MB", "tracemalloc MB")
+    table = Table(
+        "backend",
+        "records",
+        "seconds",
+        "records/s",
+        "CPU s",
+        "records/CPU-s",
+        "peak RSS MB",
+        "worker RSS MB",
+        "tracemalloc MB",
+    )
     for r in results:
         traced = r["peak_tracemalloc_mb"]
         table.add_row(
@@ -176,10 +197,13 @@ def main() -> None:
             f"{r['records']:,}",
             f"{r['seconds']:.1f}",
             f"{r['records_per_s']:,.0f}",
+            f"{r['cpu_seconds']:.1f}",
+            f"{r['records_per_cpu_s']:,.0f}",
             f"{r['peak_rss_mb']:.0f}",
+            f"{r['worker_peak_rss_mb']:.0f}",
             "-" if traced is None else f"{traced:.1f}",
         )
-    Console().print(table)
+    Console(width=160).print(table)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
         json.dumps(
@@ -189,6 +213,7 @@ def main() -> None:
                 "machine": {
                     "cpus": multiprocessing.cpu_count(),
                     "python": platform.python_version(),
+                    "load_average_at_end": os.getloadavg(),
                 },
                 "results": results,
             },

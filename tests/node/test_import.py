@@ -435,3 +435,61 @@ def test_csv_rows_with_reader_problems_are_reported_by_line(
     ]
     assert summary["rejects"][1]["row"]["name"] == "J\ufffdrgen"
     assert by_source(node, "1").properties["name"] == ["Anna Schmidt"]  # a quoted line break
+
+
+def test_worker_processes_check_the_rows_and_the_result_is_the_same(
+    node: Node, bka: str, tmp_path: Path
+) -> None:
+    """A large file is checked by worker processes: the records, versions, keys, rejects and
+    re-import decisions are those of a file checked in the importing process."""
+    rows: list[Any] = [
+        person(f"p-{i}", f"Anna Schmidt {i}", subject_category="suspect") for i in range(9)
+    ]
+    rows[4] = person("p-1", subject_category="suspect")  # duplicate of line 2
+    rows[6] = "{not json"
+    file = write_jsonl(tmp_path / "persons.jsonl", rows)
+
+    def run(workers: int) -> tuple[importer.ImportReport, list[importer.Rejected]]:
+        options = importer.ImportOptions(
+            database=Database.intelligence,
+            agency="DE-BKA",
+            actor="import:DE-BKA",
+            partial=True,
+            batch_size=2,
+            workers=workers,
+        )
+        refused: list[importer.Rejected] = []
+        report = importer.import_rows(
+            node.engine, JsonlReader(file), options, on_reject=refused.append
+        )
+        return report, refused
+
+    report, refused = run(2)
+    assert (report.rows, report.imported, report.rejected) == (9, 7, 2)
+    assert [(r.line, r.errors[0].rule) for r in refused] == [
+        (5, "import.duplicate"),
+        (7, "json.syntax"),
+    ]
+    assert refused[0].raw == rows[4]
+    with node.engine.connect() as conn:
+        stored = store.get_many(
+            conn, [store.record_id("DE-BKA", "intelligence", f"p-{i}") for i in range(9)]
+        )
+        keys = conn.execute(
+            select(record_keys.c.record_id, record_keys.c.kind, record_keys.c.key)
+        ).all()
+        versions = conn.execute(
+            select(record_versions.c.record_id, record_versions.c.snapshot)
+        ).all()
+    assert len(stored) == 7
+    assert sorted(tuple(k) for k in keys) == sorted(index.key_rows(list(stored.values())))
+    assert {v.record_id: v.snapshot for v in versions} == {
+        r.id: store.snapshot(r) for r in stored.values()
+    }
+    assert counts(node)["match_queue"] == 7
+
+    rows[3] = person("p-3", "Jean Dupont", subject_category="suspect")
+    write_jsonl(file, rows)
+    report, refused = run(2)
+    assert (report.imported, report.updated, report.unchanged, report.rejected) == (0, 1, 6, 2)
+    assert by_source(node, "p-3").version == 2

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from followthemoney.types import registry
-from sqlalchemy import Connection, delete, insert
+from sqlalchemy import Connection, delete
 
 from polex.graph.tables import record_refs
 from polex.model.ftm import model
 from polex.model.record import Record
+from polex.store import bulk
 
 
 @lru_cache(maxsize=256)
@@ -22,8 +23,12 @@ def entity_properties(schema: str) -> frozenset[str]:
     return frozenset(n for n, p in found.properties.items() if p.type == registry.entity)
 
 
-def ref_rows(records: Sequence[Record]) -> list[dict[str, str]]:
-    rows = {}
+REF_COLUMNS = ("record_id", "property", "ref", "owner")
+
+
+def ref_rows(records: Sequence[Record]) -> list[tuple[str, str, str, str]]:
+    """The ``record_refs`` rows of records, in ``REF_COLUMNS`` order, each reference once."""
+    rows: dict[tuple[str, str, str], tuple[str, str, str, str]] = {}
     for record in records:
         if record.deleted:
             continue
@@ -31,12 +36,7 @@ def ref_rows(records: Sequence[Record]) -> list[dict[str, str]]:
             for ref in record.properties[prop]:
                 if ref and ref != record.source_id:
                     key = (record.id, prop, ref[:255])
-                    rows[key] = {
-                        "record_id": record.id,
-                        "property": prop,
-                        "ref": ref[:255],
-                        "owner": record.owner,
-                    }
+                    rows[key] = (*key, record.owner)
     return list(rows.values())
 
 
@@ -44,7 +44,7 @@ def add(conn: Connection, records: Sequence[Record]) -> None:
     """References of records that have none yet (new records, bulk import)."""
     rows = ref_rows(records)
     if rows:
-        conn.execute(insert(record_refs), rows)
+        bulk.insert_rows(conn, record_refs, REF_COLUMNS, rows)
 
 
 def remove(conn: Connection, record_ids: Sequence[str]) -> None:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import icu
@@ -390,45 +390,83 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 }
 
 
-def _check_property(schema: Schema, name: str, values: list[str]) -> Result:
+@dataclass(frozen=True)
+class _PropertyRule:
+    """How one property of one schema is checked, worked out once per (schema, property)."""
+
+    where: str
+    refusal: Result | None  # the property cannot be set at all
+    check: Check | None
+    past: bool  # a date that cannot lie in the future
+    label: str
+
+
+@cache
+def _property_rule(schema: Schema, name: str) -> _PropertyRule:
     where = f"properties.{name}"
     prop = schema.get(name)
     if prop is None:
-        return _fail(where, "ftm.property", f"{schema.name} has no property {name!r} (FtM model)")
+        refusal = _fail(
+            where, "ftm.property", f"{schema.name} has no property {name!r} (FtM model)"
+        )
+        return _PropertyRule(where, refusal, None, False, "")
     if prop.stub:
         # FtM drops these silently: the link entity on the other side carries the value.
         reverse = prop.reverse.qname if prop.reverse is not None else "the other entity"
-        return _fail(
+        refusal = _fail(
             where, "ftm.property", f"is set on the other side of the link, {reverse} (FtM model)"
         )
+        return _PropertyRule(where, refusal, None, False, "")
     check = _PROPERTY_CHECKS.get(prop.qname) or _TYPE_CHECKS.get(prop.type.name)
-    results = []
+    return _PropertyRule(where, None, check, prop.qname in _PAST_DATES, prop.label.lower())
+
+
+@lru_cache(maxsize=65_536)
+def _checked(check: Check, value: str) -> Result:
+    """Value checks are pure and values repeat (countries, dates): each is checked once."""
+    return check(value)
+
+
+def _check_property(schema: Schema, name: str, values: list[str]) -> list[Result]:
+    """The issues of one property's values; nothing at all when every value is fine, which
+    is nearly always (a bulk import checks millions)."""
+    rule = _property_rule(schema, name)
+    if rule.refusal is not None:
+        return [rule.refusal]
+    found = []
     for value in values:
-        result = _at(check(value), where) if check is not None else _ok()
-        if result.valid and prop.qname in _PAST_DATES and _in_future(value):
-            result = _fail(
-                where,
-                "date.future",
-                f"{value!r} is in the future, impossible for a {prop.label.lower()}",
+        if rule.check is not None:
+            result = _checked(rule.check, value)
+            if result.errors or result.warnings:
+                found.append(_at(result, rule.where))
+                if not result.valid:
+                    continue
+        if rule.past and _in_future(value):
+            found.append(
+                _fail(
+                    rule.where,
+                    "date.future",
+                    f"{value!r} is in the future, impossible for a {rule.label}",
+                )
             )
-        results.append(result)
-    return _merge(*results)
+    return found
 
 
-def _check_required(schema: Schema, properties: dict[str, list[str]]) -> Result:
-    missing = {
-        name
-        for parent, names in REQUIRED.items()
-        if schema.is_a(parent)
-        for name in names
-        if not any(v.strip() for v in properties.get(name, []))
-    }
-    return _result(
-        [
-            _issue(f"properties.{n}", "record.required", f"is required for a {schema.name} record")
-            for n in sorted(missing)
-        ]
+@cache
+def _required(schema: Schema) -> tuple[str, ...]:
+    return tuple(
+        sorted(
+            {name for parent, names in REQUIRED.items() if schema.is_a(parent) for name in names}
+        )
     )
+
+
+def _check_required(schema: Schema, properties: dict[str, list[str]]) -> list[Issue]:
+    return [
+        _issue(f"properties.{n}", "record.required", f"is required for a {schema.name} record")
+        for n in _required(schema)
+        if not any(v.strip() for v in properties.get(n, []))
+    ]
 
 
 def validate_entity(schema: str, properties: dict[str, list[str]]) -> Result:
@@ -438,10 +476,13 @@ def validate_entity(schema: str, properties: dict[str, list[str]]) -> Result:
     schema_obj = model.get(schema)
     if schema_obj is None or schema_obj.abstract:
         return _fail("schema", "ftm.schema", f"{schema!r} is not a concrete FtM schema")
-    return _merge(
-        *(_check_property(schema_obj, name, values) for name, values in properties.items()),
-        _check_required(schema_obj, properties),
-    )
+    found = [
+        r for name, values in properties.items() for r in _check_property(schema_obj, name, values)
+    ]
+    missing = _check_required(schema_obj, properties)
+    if missing:
+        found.append(_result(missing))
+    return _merge(*found) if found else _ok()
 
 
 # --- the envelope's data-protection and database rules ----------------------------------------

@@ -5,15 +5,24 @@ the API, so a bulk path is no back door. Record ids are derived from the source 
 a re-import idempotent: unchanged rows are left alone, changed rows get a new version. Rows are
 read, checked and written in batches, so memory does not grow with the file; ids already seen in
 the file are kept in a temporary table for the same reason. Without ``partial`` one bad row
-rolls the whole file back; the transaction also makes a killed import leave nothing behind."""
+rolls the whole file back; the transaction also makes a killed import leave nothing behind.
+
+Checking a row (parsing, validation, cleaning, index keys, the rows it becomes) is most of the
+work and needs no database, so a large file is checked by worker processes, a chunk at a time,
+while this process writes the chunks in file order in its one transaction."""
 
 from __future__ import annotations
 
 import gc
 import json
+import multiprocessing
+import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,17 +33,31 @@ from polex.access.accounts import AccountError, principal_for
 from polex.access.policy import READING_ROLES
 from polex.audit import log as audit
 from polex.graph import refs
+from polex.graph.tables import record_refs
 from polex.match import crossmatch
 from polex.model.envelope import REVIEWED_DATABASES, Database, ReviewStatus
 from polex.model.record import Record
 from polex.model.validation import Issue
 from polex.node.records import RecordInput, ValidationFailed, prepare
-from polex.node.sources import Reader, SourceRow
+from polex.node.sources import Chunk, Reader, SourceRow
 from polex.search import index
+from polex.search.tables import record_keys
 from polex.store import agencies, bulk
 from polex.store import records as store
+from polex.store.metadata import utcnow
+from polex.store.tables import record_versions, records
 
 BATCH_SIZE = 2000
+# Files smaller than this are checked in this process: starting workers would take longer.
+PARALLEL_BYTES = 4 * 2**20
+# SQLite's page cache while an import writes, in KiB (its default is 2 MiB): a large file's
+# index inserts land all over the indexes, and a page that falls out of a small cache in the
+# middle of the one transaction is written to the log again and again. Fixed, so memory stays
+# flat in the file's size.
+SQLITE_CACHE_KIB = 256 * 1024
+# Chunks handed to the workers ahead of the one being written, per worker: enough to keep them
+# busy while a chunk is written, few enough that memory stays flat.
+AHEAD = 2
 # How many rejected rows a report keeps in memory; all of them go to the rejects sink.
 REPORT_REJECTS = 50
 
@@ -110,6 +133,8 @@ class ImportOptions:
     defaults: dict[str, str] = field(default_factory=dict)
     partial: bool = False
     batch_size: int = BATCH_SIZE
+    # processes that check rows (0: this one); None chooses by the file's size and the CPUs
+    workers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -165,13 +190,39 @@ class ImportReport:
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class _Valid:
+    """A row that makes a valid record."""
+
     row: SourceRow
     record: Record
     review_given: bool
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A checked row as the rows it writes if its record is new, converted for the database."""
+
+    line: int
+    record_id: str
+    source_id: str
+    record_row: bulk.Row
+    version_row: bulk.Row
+    key_rows: list[bulk.Row]
+    ref_rows: list[bulk.Row]
+
+
 _Batch = list[_Prepared | Rejected]
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What checking a chunk needs, in any process."""
+
+    options: ImportOptions
+    reason: str
+    drivername: str
+
+
 ProgressSink = Callable[[int], None]
 RejectSink = Callable[[Rejected], None]
 
@@ -184,7 +235,7 @@ def _input_issues(exc: ValidationError) -> tuple[Issue, ...]:
     return tuple(issues)
 
 
-def _prepare_row(row: SourceRow, options: ImportOptions) -> _Prepared | Rejected:
+def _check_row(row: SourceRow, options: ImportOptions, now: datetime) -> _Valid | Rejected:
     """The row as a validated Record of ``options.agency``, or why it cannot be one."""
     if row.entity is None:
         return Rejected(row.line, row.raw, row.issues)
@@ -206,10 +257,40 @@ def _prepare_row(row: SourceRow, options: ImportOptions) -> _Prepared | Rejected
         message = "id: an imported row needs its source id (a re-import finds the record by it)"
         return Rejected(row.line, row.raw, (Issue("id", "import.id_required", message),))
     try:
-        record = prepare(data, owner=options.agency)
+        record = prepare(data, owner=options.agency, now=now)
     except ValidationFailed as exc:
         return Rejected(row.line, row.raw, tuple(exc.result.errors))
-    return _Prepared(row, record, review_given=data.polex.review_at is not None)
+    return _Valid(row, record, review_given=data.polex.review_at is not None)
+
+
+def _prepare_chunk(context: _Context, chunk: Chunk) -> _Batch:
+    """Every row of a chunk checked, and a valid one turned into the rows it writes as a new
+    record; runs in a worker process for a large file."""
+    options, driver = context.options, context.drivername
+    record_insert = bulk.inserter(driver, records, store.RECORD_COLUMNS)
+    version_insert = bulk.inserter(driver, record_versions, store.VERSION_COLUMNS)
+    key_insert = bulk.inserter(driver, record_keys, index.KEY_COLUMNS)
+    ref_insert = bulk.inserter(driver, record_refs, refs.REF_COLUMNS)
+    batch: _Batch = []
+    now = utcnow()  # one time for a chunk: its timestamps are converted once
+    for row in chunk.rows():
+        checked = _check_row(row, options, now)
+        if isinstance(checked, Rejected):
+            batch.append(checked)
+            continue
+        record = checked.record
+        batch.append(
+            _Prepared(
+                row.line,
+                record.id,
+                record.source_id,
+                record_insert.convert(store.record_values(record)),
+                version_insert.convert(store.version_values(record, options.actor, context.reason)),
+                [key_insert.convert(k) for k in index.key_rows([record])],
+                [ref_insert.convert(r) for r in refs.ref_rows([record])],
+            )
+        )
+    return batch
 
 
 def _comparable(record: Record, review_given: bool) -> tuple[Any, ...]:
@@ -265,61 +346,78 @@ class _Run:
     def _earlier_lines(self, batch: Sequence[_Prepared]) -> dict[str, int]:
         """For each id of the batch that the file used before: the line it was first used on."""
         earlier: dict[str, int] = {}
-        ids = list({p.record.id for p in batch})
+        ids = list({p.record_id for p in batch})
         rows = self.conn.execute(select(_seen).where(_seen.c.id.in_(ids))).all()
         earlier.update({r.id: r.line for r in rows})
         fresh = []
         for p in batch:
-            if p.record.id not in earlier:
-                earlier[p.record.id] = p.row.line
-                fresh.append((p.record.id, p.row.line))
+            if p.record_id not in earlier:
+                earlier[p.record_id] = p.line
+                fresh.append((p.record_id, p.line))
         if fresh:
             bulk.insert_rows(self.conn, _seen, ("id", "line"), fresh)
         return earlier
 
-    def flush(self, batch: _Batch) -> None:
+    def flush(self, chunk: Chunk, batch: _Batch) -> None:
         prepared = [p for p in batch if isinstance(p, _Prepared)]
         first_line = self._earlier_lines(prepared) if prepared else {}
-        existing = store.existing_versions(self.conn, [p.record.id for p in prepared])
-        new: list[Record] = []
+        existing = store.existing_versions(self.conn, [p.record_id for p in prepared])
+        new: list[_Prepared] = []
         changed: list[Record] = []
         for item in batch:
             if isinstance(item, Rejected):
                 self.reject(item)
                 continue
-            record, line = item.record, item.row.line
-            if first_line[record.id] != line:
-                message = f"id: {record.source_id} is already used on line {first_line[record.id]}"
+            line = item.line
+            if first_line[item.record_id] != line:
+                message = (
+                    f"id: {item.source_id} is already used on line {first_line[item.record_id]}"
+                )
                 self.reject(
-                    Rejected(line, item.row.raw, (Issue("id", "import.duplicate", message),))
+                    Rejected(line, chunk.row(line).raw, (Issue("id", "import.duplicate", message),))
                 )
                 continue
-            current = existing.get(record.id)
+            current = existing.get(item.record_id)
             if current is None:
-                new.append(record)
-            elif current.deleted:
-                message = f"id: record {record.source_id} was deleted; import does not revive it"
-                self.reject(Rejected(line, item.row.raw, (Issue("id", "import.deleted", message),)))
-            elif _comparable(current, item.review_given) == _comparable(record, item.review_given):
+                new.append(item)
+                continue
+            if current.deleted:
+                message = f"id: record {item.source_id} was deleted; import does not revive it"
+                self.reject(
+                    Rejected(line, chunk.row(line).raw, (Issue("id", "import.deleted", message),))
+                )
+                continue
+            # a record that exists is compared as a record: checked again, here (re-imports)
+            again = _check_row(chunk.row(line), self.options, utcnow())
+            assert isinstance(again, _Valid)  # the same row was valid a moment ago
+            if _comparable(current, again.review_given) == _comparable(
+                again.record, again.review_given
+            ):
                 self.report.unchanged += 1
             else:
-                changed.append(_next_version(current, record))
+                changed.append(_next_version(current, again.record))
         self.report.imported += len(new)
         self.report.updated += len(changed)
         if self.writing:
             self.write(new, changed)
 
-    def write(self, new: Sequence[Record], changed: Sequence[Record]) -> None:
-        actor = self.options.actor
-        store.insert_many(self.conn, new, actor=actor, reason=self.reason)
-        index.add(self.conn, new)
-        refs.add(self.conn, new)
+    def write(self, new: Sequence[_Prepared], changed: Sequence[Record]) -> None:
+        conn, driver = self.conn, self.conn.engine.url.drivername
+        bulk.inserter(driver, records, store.RECORD_COLUMNS).write(
+            conn, [p.record_row for p in new]
+        )
+        versions = [p.version_row for p in new]
+        bulk.inserter(driver, record_versions, store.VERSION_COLUMNS).write(conn, versions)
+        keys = [k for p in new for k in p.key_rows]
+        bulk.inserter(driver, record_keys, index.KEY_COLUMNS).write(conn, keys)
+        references = [r for p in new for r in p.ref_rows]
+        bulk.inserter(driver, record_refs, refs.REF_COLUMNS).write(conn, references)
         for record in changed:
-            store.write_version(self.conn, record, actor=actor, reason=self.reason)
-        index.reindex(self.conn, changed)
-        refs.rewrite(self.conn, changed)
+            store.write_version(conn, record, actor=self.options.actor, reason=self.reason)
+        index.reindex(conn, changed)
+        refs.rewrite(conn, changed)
         # matched against other owners' records after the commit, not row by row in the import
-        crossmatch.enqueue(self.conn, [r.id for r in (*new, *changed)])
+        crossmatch.enqueue(conn, [*(p.record_id for p in new), *(r.id for r in changed)])
 
 
 def import_rows(
@@ -340,11 +438,19 @@ def import_rows(
         agency=options.agency,
         partial=options.partial,
     )
-    with engine.connect() as conn, conn.begin() as transaction, _collect_per_batch() as collect:
+    context = _Context(options, f"imported from {report.file}", engine.url.drivername)
+    with (
+        engine.connect() as conn,
+        conn.begin() as transaction,
+        _sqlite_cache(conn),
+        _collect_per_batch() as collect,
+        _checking(reader, context) as batches,
+    ):
         _seen.create(conn)
         run = _Run(conn, options, report, on_reject)
-        for batch in _batches(reader, options, report):
-            run.flush(batch)
+        for chunk, batch in batches:
+            report.rows += len(batch)
+            run.flush(chunk, batch)
             collect()
             if on_progress is not None:
                 on_progress(reader.position)
@@ -376,6 +482,25 @@ def import_rows(
 
 
 @contextmanager
+def _sqlite_cache(conn: Connection) -> Iterator[None]:
+    """A large page cache on this connection while it imports (SQLite only), the usual one
+    again afterwards: the connection goes back to the pool. Set on the driver's connection,
+    since a pragma is no part of the transaction."""
+    dbapi = conn.connection.dbapi_connection
+    if conn.dialect.name != "sqlite" or dbapi is None:
+        yield
+        return
+    cursor = dbapi.cursor()
+    (usual,) = cursor.execute("PRAGMA cache_size").fetchone()
+    cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        cursor.execute(f"PRAGMA cache_size = {usual}")
+        cursor.close()
+
+
+@contextmanager
 def _collect_per_batch() -> Iterator[Callable[[], object]]:
     """Collect garbage once per batch instead of whenever allocations pile up.
 
@@ -391,13 +516,60 @@ def _collect_per_batch() -> Iterator[Callable[[], object]]:
             gc.enable()
 
 
-def _batches(reader: Reader, options: ImportOptions, report: ImportReport) -> Iterator[_Batch]:
-    batch: _Batch = []
-    for row in reader.rows():
-        report.rows += 1
-        batch.append(_prepare_row(row, options))
-        if len(batch) >= options.batch_size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def _workers(reader: Reader, options: ImportOptions) -> int:
+    """Worker processes for this file: none for a small one; else one per CPU (this process
+    writes meanwhile, mostly waiting on the database)."""
+    if options.workers is not None:
+        return options.workers
+    if reader.size < PARALLEL_BYTES:
+        return 0
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@contextmanager
+def _checking(reader: Reader, context: _Context) -> Iterator[Iterator[tuple[Chunk, _Batch]]]:
+    """The file's chunks in order, each with its checked rows: from worker processes that
+    work ahead of the writer, or checked here."""
+    chunks = reader.chunks(context.options.batch_size)
+    workers = _workers(reader, context.options)
+    if workers == 0:
+        yield ((chunk, _prepare_chunk(context, chunk)) for chunk in chunks)
+        return
+    # Forked workers start at once, with the model and caches this process has loaded; a
+    # spawned one would first import everything again.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    mp = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(workers, mp_context=mp, initializer=_worker_started) as pool:
+        try:
+            yield _ahead(pool, context, chunks, workers * AHEAD)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_started() -> None:
+    """A worker never collects what it inherited: a forked copy of this process's database
+    connections must not be finalised there (closing one would end the writer's session).
+    Its own garbage is collected per chunk (``_prepare_in_worker``)."""
+    gc.disable()
+    gc.freeze()
+
+
+def _prepare_in_worker(context: _Context, chunk: Chunk) -> _Batch:
+    """``_prepare_chunk`` in a worker, which collects garbage per chunk like the writer."""
+    batch = _prepare_chunk(context, chunk)
+    gc.collect(1)
+    return batch
+
+
+def _ahead(
+    pool: ProcessPoolExecutor, context: _Context, chunks: Iterator[Chunk], ahead: int
+) -> Iterator[tuple[Chunk, _Batch]]:
+    pending: deque[tuple[Chunk, Future[_Batch]]] = deque()
+    for chunk in chunks:
+        pending.append((chunk, pool.submit(_prepare_in_worker, context, chunk)))
+        if len(pending) > ahead:
+            done, future = pending.popleft()
+            yield done, future.result()
+    while pending:
+        done, future = pending.popleft()
+        yield done, future.result()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
@@ -97,9 +97,13 @@ def _review_default(database: Database, today: date) -> date:
 
 
 def prepare(
-    data: RecordInput, owner: str, version: int = 1, status: ReviewStatus | None = None
+    data: RecordInput,
+    owner: str,
+    version: int = 1,
+    status: ReviewStatus | None = None,
+    now: datetime | None = None,
 ) -> Record:
-    """Validate and clean one input into a Record (not yet stored)."""
+    """Validate and clean one input into a Record (not yet stored), written at ``now``."""
     env_in = data.polex
     if status is None:
         status = (
@@ -125,6 +129,7 @@ def prepare(
         caption=caption(data.schema_, properties, source_id),
         envelope=envelope,
         version=version,
+        now=now,
     )
 
 

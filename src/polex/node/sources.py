@@ -79,9 +79,78 @@ class Reader:
     def rows(self) -> Iterator[SourceRow]:
         raise NotImplementedError
 
+    def chunks(self, size: int) -> Iterator[Chunk]:
+        """The rows in chunks of about ``size``, in file order."""
+        items: list[SourceRow] = []
+        for row in self.rows():
+            items.append(row)
+            if len(items) >= size:
+                yield RowsChunk(items)
+                items = []
+        if items:
+            yield RowsChunk(items)
+
 
 def _issue(field_name: str, rule: str, message: str) -> tuple[Issue, ...]:
     return (Issue(field_name, rule, f"{field_name}: {message}"),)
+
+
+def jsonl_row(number: int, line: bytes) -> SourceRow | None:
+    """One line of a JSON Lines file as a row (None for a blank line)."""
+    if not line.strip():
+        return None
+    try:
+        data = json.loads(line)
+    except UnicodeDecodeError as exc:
+        text = line.decode("utf-8", "replace")
+        return SourceRow(number, text, None, _issue("line", "encoding.utf8", str(exc)))
+    except json.JSONDecodeError as exc:
+        text = line.decode("utf-8", "replace").rstrip("\r\n")
+        return SourceRow(number, text, None, _issue("line", "json.syntax", exc.msg))
+    if not isinstance(data, dict):
+        return SourceRow(number, data, None, _issue("line", "json.object", "not an object"))
+    entity = {k: v for k, v in data.items() if k not in FTM_EXPORT_KEYS}
+    return SourceRow(number, data, entity)
+
+
+class Chunk:
+    """Consecutive rows of a file that can travel to another process and be read there."""
+
+    def rows(self) -> Iterator[SourceRow]:
+        raise NotImplementedError
+
+    def row(self, line: int) -> SourceRow:
+        """The row that starts on ``line`` (one of this chunk's)."""
+        return next(r for r in self.rows() if r.line == line)
+
+
+@dataclass(frozen=True)
+class RowsChunk(Chunk):
+    """Rows a reader has already made (CSV: the csv module reads a file only in order)."""
+
+    items: list[SourceRow]
+
+    def rows(self) -> Iterator[SourceRow]:
+        return iter(self.items)
+
+
+@dataclass(frozen=True)
+class LinesChunk(Chunk):
+    """JSON Lines as bytes, parsed where they are read: parsing is a good part of the work."""
+
+    first: int
+    lines: list[bytes]
+
+    def rows(self) -> Iterator[SourceRow]:
+        for number, line in enumerate(self.lines, start=self.first):
+            row = jsonl_row(number, line)
+            if row is not None:
+                yield row
+
+    def row(self, line: int) -> SourceRow:
+        row = jsonl_row(line, self.lines[line - self.first])
+        assert row is not None  # only lines that made rows are asked for
+        return row
 
 
 class JsonlReader(Reader):
@@ -89,23 +158,20 @@ class JsonlReader(Reader):
 
     def rows(self) -> Iterator[SourceRow]:
         for number, line in enumerate(self._lines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except UnicodeDecodeError as exc:
-                text = line.decode("utf-8", "replace")
-                yield SourceRow(number, text, None, _issue("line", "encoding.utf8", str(exc)))
-                continue
-            except json.JSONDecodeError as exc:
-                text = line.decode("utf-8", "replace").rstrip("\r\n")
-                yield SourceRow(number, text, None, _issue("line", "json.syntax", exc.msg))
-                continue
-            if not isinstance(data, dict):
-                yield SourceRow(number, data, None, _issue("line", "json.object", "not an object"))
-                continue
-            entity = {k: v for k, v in data.items() if k not in FTM_EXPORT_KEYS}
-            yield SourceRow(number, data, entity)
+            row = jsonl_row(number, line)
+            if row is not None:
+                yield row
+
+    def chunks(self, size: int) -> Iterator[Chunk]:
+        lines: list[bytes] = []
+        first = 1
+        for number, line in enumerate(self._lines(), start=1):
+            lines.append(line)
+            if len(lines) >= size:
+                yield LinesChunk(first, lines)
+                lines, first = [], number + 1
+        if lines:
+            yield LinesChunk(first, lines)
 
 
 class ColumnSpec(BaseModel):

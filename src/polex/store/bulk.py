@@ -5,24 +5,28 @@ SQLAlchemy statements each row costs more Python than the database spends storin
 come as plain tuples in a fixed column order: PostgreSQL loads them with COPY, SQLite with one
 prepared INSERT run over all of them. Values are converted by the columns' own SQLAlchemy types
 (timestamps, dates, JSON), so what is stored is exactly what an ORM-style insert would store.
-Both run on the caller's connection, inside its transaction."""
+Converting needs only the dialect, not a connection, so it can happen in another process than
+the writing one (the importer's workers convert, the importer writes). Writing runs on the
+caller's connection, inside its transaction."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table
+from sqlalchemy import JSON, Boolean, Connection, Date, DateTime, Dialect, Table
+from sqlalchemy.engine import URL
 
 Processor = Callable[[Any], Any]
+Row = Sequence[Any]
 
 
 class BulkInsert:
-    """An insert of ``columns`` of ``table``, prepared once for one connection's dialect."""
+    """An insert of ``columns`` of ``table``, prepared once for one dialect."""
 
-    def __init__(self, conn: Connection, table: Table, columns: Sequence[str]) -> None:
-        dialect = conn.dialect
+    def __init__(self, dialect: Dialect, table: Table, columns: Sequence[str]) -> None:
         quote = dialect.identifier_preparer.quote
         names = ", ".join(quote(c) for c in columns)
         target = quote(table.name)
@@ -44,45 +48,71 @@ class BulkInsert:
                 processor = impl.bind_processor(dialect)
                 if processor is not None:
                     self.processors.append((i, processor))
+        # the previous value and its conversion, for columns of immutable values
+        self._last: dict[int, tuple[Any, Any]] = {
+            i: (None, None)
+            for i, _ in self.processors
+            if isinstance(table.c[columns[i]].type, (Boolean, Date, DateTime))
+        }
 
-    def _converted(self, rows: Iterable[Sequence[Any]]) -> Iterable[Sequence[Any]]:
+    def convert(self, row: Row) -> Row:
+        """The row as the database driver takes it. A timestamp or date that is the very
+        object of the previous row's (a batch's one time) is converted once."""
         if not self.processors:
-            return rows
-        processors = self.processors
+            return row
+        values = list(row)
+        last = self._last
+        for i, processor in self.processors:
+            value = values[i]
+            if value is None:
+                continue
+            if i in last:
+                seen, converted = last[i]
+                if value is not seen:
+                    converted = processor(value)
+                    last[i] = (value, converted)
+                values[i] = converted
+            else:
+                values[i] = processor(value)
+        return values
 
-        def convert(row: Sequence[Any]) -> list[Any]:
-            values = list(row)
-            for i, processor in processors:
-                if values[i] is not None:
-                    values[i] = processor(values[i])
-            return values
-
-        return map(convert, rows)
-
-    def __call__(self, conn: Connection, rows: Iterable[Sequence[Any]]) -> None:
+    def write(self, conn: Connection, rows: Sequence[Row]) -> None:
+        """Insert rows that ``convert`` made."""
+        if not rows:
+            return
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None  # a connection in use is checked out of the pool
         cursor = dbapi.cursor()
         try:
             if self.copy:
                 with cursor.copy(self.sql) as copy:
-                    for row in self._converted(rows):
+                    for row in rows:
                         copy.write_row(row)
             else:
-                cursor.executemany(self.sql, list(self._converted(rows)))
+                cursor.executemany(self.sql, rows)
         finally:
             cursor.close()
 
 
-_CACHE: dict[tuple[str, str, tuple[str, ...]], BulkInsert] = {}
+@cache
+def dialect_for(drivername: str) -> Dialect:
+    """A dialect of this driver, for converting rows away from any connection."""
+    return URL.create(drivername).get_dialect()()
+
+
+@cache
+def _inserts(dialect: str, table: Table, columns: tuple[str, ...], drivername: str) -> BulkInsert:
+    return BulkInsert(dialect_for(drivername), table, columns)
+
+
+def inserter(drivername: str, table: Table, columns: Sequence[str]) -> BulkInsert:
+    """The insert of ``columns`` of ``table`` for the driver of an engine's URL."""
+    return _inserts(dialect_for(drivername).name, table, tuple(columns), drivername)
 
 
 def insert_rows(
-    conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Row]
 ) -> None:
     """Insert ``rows`` (tuples in the order of ``columns``) into ``table`` in one pass."""
-    key = (conn.dialect.name, table.name, tuple(columns))
-    insert = _CACHE.get(key)
-    if insert is None:
-        insert = _CACHE[key] = BulkInsert(conn, table, columns)
-    insert(conn, rows)
+    insert = inserter(conn.engine.url.drivername, table, columns)
+    insert.write(conn, [insert.convert(row) for row in rows])

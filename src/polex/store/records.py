@@ -141,7 +141,7 @@ RECORD_COLUMNS = (
 VERSION_COLUMNS = ("record_id", "version", "actor", "reason", "tombstone", "snapshot", "created_at")
 
 
-def _record_values(record: Record) -> tuple[Any, ...]:
+def record_values(record: Record) -> tuple[Any, ...]:
     """A record's ``records`` row, in ``RECORD_COLUMNS`` order."""
     return (
         record.id,
@@ -158,7 +158,7 @@ def _record_values(record: Record) -> tuple[Any, ...]:
     )
 
 
-def _version_values(record: Record, actor: str, reason: str | None) -> tuple[Any, ...]:
+def version_values(record: Record, actor: str, reason: str | None) -> tuple[Any, ...]:
     """A version's ``record_versions`` row, in ``VERSION_COLUMNS`` order."""
     return (
         record.id,
@@ -175,14 +175,14 @@ def insert_many(conn: Connection, new: Sequence[Record], actor: str, reason: str
     """Insert new records (version 1) and their first versions, each table in one pass."""
     if not new:
         return
-    bulk.insert_rows(conn, records, RECORD_COLUMNS, [_record_values(r) for r in new])
-    versions = [_version_values(r, actor, reason) for r in new]
+    bulk.insert_rows(conn, records, RECORD_COLUMNS, [record_values(r) for r in new])
+    versions = [version_values(r, actor, reason) for r in new]
     bulk.insert_rows(conn, record_versions, VERSION_COLUMNS, versions)
 
 
 def write_version(conn: Connection, record: Record, actor: str, reason: str | None) -> None:
     """Store ``record`` as the next version of an existing record (optimistic concurrency)."""
-    row = dict(zip(RECORD_COLUMNS, _record_values(record), strict=True))
+    row = dict(zip(RECORD_COLUMNS, record_values(record), strict=True))
     del row["id"], row["created_at"]
     result = conn.execute(
         update(records)
@@ -192,7 +192,7 @@ def write_version(conn: Connection, record: Record, actor: str, reason: str | No
     if result.rowcount != 1:
         raise VersionConflict(f"record {record.id} is no longer at version {record.version - 1}")
     bulk.insert_rows(
-        conn, record_versions, VERSION_COLUMNS, [_version_values(record, actor, reason)]
+        conn, record_versions, VERSION_COLUMNS, [version_values(record, actor, reason)]
     )
 
 
