@@ -138,17 +138,17 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _outcome(outcome: list[bytes] | MessagingError) -> dict[str, Any]:
-    if isinstance(outcome, MessagingError):
-        return {
-            "error": {
-                "status": outcome.status,
-                "field": outcome.field,
-                "rule": outcome.rule,
-                "detail": outcome.message,
-            }
+def _outcome(refused: MessagingError | None) -> dict[str, Any]:
+    if refused is None:
+        return {}
+    return {
+        "error": {
+            "status": refused.status,
+            "field": refused.field,
+            "rule": refused.rule,
+            "detail": refused.message,
         }
-    return {"receipts": [_b64(r) for r in outcome]}
+    }
 
 
 def create_federation_app(
@@ -203,7 +203,8 @@ def create_federation_app(
 
     @app.post(f"{PREFIX}/messages/batch")
     def accept_messages(peer: PeerDep) -> dict[str, Any]:
-        """Many envelopes, stored in one transaction, each answered on its own."""
+        """Many envelopes, stored in one transaction, each answered on its own; the receipts
+        for all of them come as one signed list."""
         wire = peer.json()
         items = wire.get("envelopes") if isinstance(wire, dict) else None
         if not isinstance(items, list) or len(items) > MAX_BATCH:
@@ -211,10 +212,10 @@ def create_federation_app(
                 "envelopes", "request.batch", f"envelopes: a list of at most {MAX_BATCH}", 422
             )
         envelopes = [json.dumps(item).encode() for item in items]
-        outcomes = exchange.accept_incoming_many(
+        taken = exchange.accept_incoming_many(
             fed.mailroom, envelopes, peer.link.node, peer.link.signing_key
         )
-        return {"results": [_outcome(o) for o in outcomes]}
+        return {"results": [_outcome(r) for r in taken.refused], "receipts": _b64(taken.receipts)}
 
     @app.post(f"{PREFIX}/receipts")
     def accept_receipt(peer: PeerDep) -> dict[str, Any]:
