@@ -103,18 +103,23 @@ def _federation(request: Request) -> Federation:
 async def verified_peer(request: Request) -> Peer:
     """The partner behind a request, or Refused: no user tokens, a pinned certificate, the
     partner's signature over this request, fresh and never seen before."""
-    fed = _federation(request)
     if "authorization" in request.headers:
         raise Refused(
             "authorization",
             "federation.no_user_tokens",
             "authorization: the federation port accepts no user tokens",
         )
+    fed = _federation(request)
     pinned = _peer_certificate(request)
     link = await run_in_threadpool(fed.link_by_fingerprint, pinned)
     if link is None:
         raise Refused("certificate", "link.unpinned", "certificate: not pinned for any link", 403)
     body = await request.body()
+    # the rest in one trip to a worker thread (each trip costs a thread hand-off)
+    return await run_in_threadpool(_verify, fed, link, request, body)
+
+
+def _verify(fed: Federation, link: Link, request: Request, body: bytes) -> Peer:
     claimed = request.headers.get("x-polex-node")
     if claimed is not None and claimed != link.node:
         raise Refused(
@@ -126,8 +131,8 @@ async def verified_peer(request: Request) -> Peer:
     signed = verify_request(
         link.signing_key, request.method, _target(request), fed.name, request.headers, body
     )
-    await run_in_threadpool(remember_nonce, fed.engine, link.node, signed.nonce)
-    await run_in_threadpool(fed.contact, link.node)
+    remember_nonce(fed.engine, link.node, signed.nonce)
+    fed.contact(link.node)
     return Peer(link=link, body=body)
 
 
