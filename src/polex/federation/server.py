@@ -216,9 +216,8 @@ def create_federation_app(
             raise Refused(
                 "envelopes", "request.batch", f"envelopes: a list of at most {MAX_BATCH}", 422
             )
-        envelopes = [json.dumps(item).encode() for item in items]
         taken = exchange.accept_incoming_many(
-            fed.mailroom, envelopes, peer.link.node, peer.link.signing_key
+            fed.mailroom, items, peer.link.node, peer.link.signing_key
         )
         return {"results": [_outcome(r) for r in taken.refused], "receipts": _b64(taken.receipts)}
 

@@ -58,9 +58,10 @@ def _unb64(text: Any, field: str) -> bytes:
         raise Invalid(field, "envelope.base64", f"{field}: not base64") from exc
 
 
-def _parse(data: bytes, kind: str) -> dict[str, Any]:
+def _parse(data: bytes | dict[str, Any], kind: str) -> dict[str, Any]:
+    """A wire form as bytes, or as the JSON value a batch request held it in already."""
     try:
-        wire = json.loads(data)
+        wire = json.loads(data) if isinstance(data, bytes) else data
     except ValueError as exc:
         raise Invalid("envelope", "envelope.json", "envelope: not JSON") from exc
     if not isinstance(wire, dict) or wire.get("polex") != kind:
@@ -318,7 +319,10 @@ class BatchAccepted:
 
 
 def accept_incoming_many(
-    room: Mailroom, envelopes: Sequence[bytes], partner_node: str, partner_key: Ed25519PublicKey
+    room: Mailroom,
+    envelopes: Sequence[bytes | dict[str, Any]],
+    partner_node: str,
+    partner_key: Ed25519PublicKey,
 ) -> BatchAccepted:
     """``accept_incoming`` for a partner's batch, in one transaction."""
     checked: list[_Incoming | MessagingError] = []
