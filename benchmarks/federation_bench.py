@@ -10,6 +10,8 @@ linked both ways with full sharing, each holding --records synthetic persons imp
 - messages/s: --messages messages from an agency of node A to one of node B, queued through the
   batch API, then relayed over the federation port (mutual TLS, signed requests) and delivered;
   timed from the first send until A holds B's signed "delivered" receipt for every one of them;
+  also the CPU time each server process spent per message (Linux), which other work on a
+  shared machine does not change;
 - search: the same queries (names with birth dates, half of them found on each node) through
   POST /api/v1/search on node A, local only and federated, alternating, --rounds times each;
   the overhead is the difference of the medians.
@@ -160,6 +162,17 @@ def delivered(node: Node, ids: list[str]) -> int:
     return done
 
 
+def cpu_seconds(side: Side) -> float | None:
+    """CPU time the side's server process has used (Linux), to show the cost per message
+    apart from what other work on a shared machine leaves it."""
+    assert side.process is not None
+    try:
+        fields = Path(f"/proc/{side.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def messages_per_second(a: Side, b: Side, count: int, client: httpx.Client) -> dict[str, Any]:
     drafts = [
         {
@@ -171,6 +184,7 @@ def messages_per_second(a: Side, b: Side, count: int, client: httpx.Client) -> d
         for i in range(count)
     ]
     ids = [d["id"] for d in drafts]
+    cpu_before = (cpu_seconds(a), cpu_seconds(b))
     started = time.perf_counter()
     for k in range(0, count, 500):
         a.post(client, "/messages/batch", {"messages": drafts[k : k + 500]})
@@ -178,11 +192,17 @@ def messages_per_second(a: Side, b: Side, count: int, client: httpx.Client) -> d
     while delivered(a.node, ids) < count:
         time.sleep(0.1)
     elapsed = time.perf_counter() - started
+    cpu: dict[str, float | None] = {}
+    for side, before in zip((a, b), cpu_before, strict=True):
+        after = cpu_seconds(side)
+        used = None if after is None or before is None else after - before
+        cpu[side.node.name] = None if used is None else used * 1000 / count
     return {
         "messages": count,
         "seconds": elapsed,
         "queue_seconds": queued,
         "per_s": count / elapsed,
+        "cpu_ms_per_message": cpu,
     }
 
 
@@ -250,15 +270,22 @@ def main() -> None:
         finally:
             stop(a)
             stop(b)
+    cpu = throughput["cpu_ms_per_message"]
     rows = [
         ("messages across the link (msg/s)", f"{throughput['per_s']:,.0f}", ">= 500"),
+        *[
+            (f"  CPU per message, {name} (ms)", "-" if ms is None else f"{ms:.2f}", "")
+            for name, ms in cpu.items()
+        ],
         ("local search p50 (ms)", f"{search['local_p50_ms']:.1f}", ""),
         ("federated search p50 (ms)", f"{search['federated_p50_ms']:.1f}", ""),
         ("federated search p95 (ms)", f"{search['federated_p95_ms']:.1f}", ""),
         ("added by federation, p50 (ms)", f"{search['overhead_p50_ms']:.1f}", "<= 20"),
     ]
+    print(f"{'':40}{'measured':>12}   target")
     for label, value, target in rows:
         print(f"{label:40}{value:>12}   {target}")
+    print(f"load average while it ran: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(

@@ -113,6 +113,23 @@ def test_databases_outside_the_grant_are_not_searched(records: Pair) -> None:
     assert answer.status == "ok" and answer.hits == []
 
 
+def test_h2_reaches_a_partner_only_with_the_owners_permission(records: Pair) -> None:
+    """The asker is decided as a partner node's user: H2 stays home unless the owner recorded
+    permission for the asking node (or agency)."""
+    grant(records, "intelligence=full")
+    pierre = user(records.b.node, "pierre2", "FR-DCPJ", "FR")
+    person(records.b.node, pierre, "fr-4", "Oleg Petrov", "1975-02-03", handling="H2")
+    person(
+        records.b.node, pierre, "fr-5", "Oleg Petrov", "1975-02-03", handling="H2",
+        restrictions={"passing_permitted": [f"@{records.a.node.name}"]},
+    )  # fmt: skip
+    anna = user(records.a.node, "anna", "DE-BKA", "DE")
+    query = SearchQuery.model_validate({**QUERY, "q": "Oleg Petrov 1975-02-03"})
+    (answer,) = fedsearch.fan_out(records.a.fed, anna, query)
+    assert answer.status == "ok"
+    assert [h.get("source_id") for h in answer.hits] == ["fr-5"]
+
+
 def test_a_partner_cannot_search_as_an_agency_of_the_node_it_asks(records: Pair) -> None:
     grant(records, "intelligence=full")
     impostor = user(records.a.node, "mallory", "FR-DCPJ", "FR")  # B's own agency code

@@ -269,9 +269,32 @@ class BatchIn(BaseModel):
     messages: list[Draft] = Field(min_length=1, max_length=outbox.MAX_BATCH)
 
 
+class SentOut(BaseModel):
+    """A message of a batch as sent: what a system exchanging data keeps (it has the content;
+    rendering every body back to it would cost the sender more than sending)."""
+
+    id: str
+    thread_id: str
+    created_at: datetime
+    created: bool = Field(description="False: this id had been sent before")
+    state: DeliveryState
+    deliveries: list[DeliveryOut]
+
+    @classmethod
+    def of(cls, s: outbox.Sent) -> SentOut:
+        return cls(
+            id=s.message.id,
+            thread_id=s.message.thread_id,
+            created_at=s.message.created_at,
+            created=s.created,
+            state=overall_state([x.state for x in s.deliveries]),
+            deliveries=[DeliveryOut.of(x) for x in s.deliveries],
+        )
+
+
 class BatchOut(BaseModel):
     created: int = Field(description="how many were new; the others had been sent before")
-    messages: list[MessageOut]
+    messages: list[SentOut]
 
 
 @router.post("/messages/batch", status_code=201, response_model=BatchOut)
@@ -279,7 +302,7 @@ def send_batch(room: MailroomDep, principal: PrincipalDep, body: BatchIn) -> Bat
     """Send many messages in one transaction, all or nothing (systems exchanging data);
     an error names the message as ``messages[i]``. Resending the batch changes nothing."""
     sent = outbox.send_many(room, principal, body.messages)
-    return BatchOut(created=sum(s.created for s in sent), messages=[MessageOut.of(s) for s in sent])
+    return BatchOut(created=sum(s.created for s in sent), messages=[SentOut.of(s) for s in sent])
 
 
 @router.get("/messages", response_model=Page[SummaryOut])

@@ -36,7 +36,10 @@ log = logging.getLogger(__name__)
 
 RELAY_LEASE = timedelta(seconds=30)
 RENEW_BEFORE = timedelta(seconds=10)
-POLL_INTERVAL = 0.2
+# Sends in this process ring the relay at once; the poll finds work queued by other workers,
+# retries falling due and records to offer for matching.
+POLL_INTERVAL = 0.5
+MATCH_INTERVAL = 1.0
 RELAY_BATCH = 500  # deliveries claimed per pass and partner (sent SEND_BATCH a request)
 PURGE_INTERVAL = 60.0
 HEARTBEAT_INTERVAL = 15.0
@@ -72,23 +75,26 @@ class HttpsTransport:
         answer = self._post(node, "/federation/v1/messages", envelope).json()
         return [base64.b64decode(r) for r in answer.get("receipts", [])]
 
-    def send_many(
-        self, node: str, envelopes: Sequence[bytes]
-    ) -> list[list[bytes] | TransportError]:
+    def send_many(self, node: str, envelopes: Sequence[bytes]) -> delivery.BatchAnswer:
         body = b'{"envelopes":[' + b",".join(envelopes) + b"]}"
         answer = self._post(node, "/federation/v1/messages/batch", body).json()
         results = answer.get("results") if isinstance(answer, dict) else None
-        if not isinstance(results, list) or len(results) != len(envelopes):
+        receipts = answer.get("receipts") if isinstance(answer, dict) else None
+        if (
+            not isinstance(results, list)
+            or len(results) != len(envelopes)
+            or not isinstance(receipts, str)
+        ):
             raise TransportError(f"{node} answered a batch of {len(envelopes)} unreadably")
-        out: list[list[bytes] | TransportError] = []
+        refused: list[TransportError | None] = []
         for result in results:
-            if "error" in result:
-                error = result["error"]
-                reason = f"{node} refused it: {error.get('rule')}: {error.get('detail')}"
-                out.append(TransportError(reason, permanent=True))
-            else:
-                out.append([base64.b64decode(r) for r in result.get("receipts", [])])
-        return out
+            error = result.get("error") if isinstance(result, dict) else None
+            if error is None:
+                refused.append(None)
+                continue
+            reason = f"{node} refused it: {error.get('rule')}: {error.get('detail')}"
+            refused.append(TransportError(reason, permanent=True))
+        return delivery.BatchAnswer(refused, base64.b64decode(receipts))
 
     def send_receipt(self, node: str, receipt: bytes) -> None:
         self._post(node, "/federation/v1/receipts", receipt)
@@ -156,7 +162,9 @@ class RelayLeases:
 
 
 class Relay:
-    """A background thread per process serving the federation port."""
+    """Background threads per process serving the federation port: one relays messages and
+    receipts (woken at once when this process queues any), one offers records for cross-node
+    matching, so that a backlog of records to match never holds up a message."""
 
     def __init__(
         self,
@@ -166,23 +174,48 @@ class Relay:
     ) -> None:
         self.fed = fed
         self.on_links = on_links
-        self.interval = interval
         self.transport = HttpsTransport(fed)
         self.leases = RelayLeases(fed)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="polex-relay", daemon=True)
+        self._wake = fed.mailroom.wake.listen()
+        self._threads = [
+            threading.Thread(
+                target=self._loop,
+                args=(self.step, self._wake, interval),
+                name="polex-relay",
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._loop,
+                args=(self.match_step, self._stop, max(interval, MATCH_INTERVAL)),
+                name="polex-crossnode",
+                daemon=True,
+            ),
+        ]
         self._purged = float("-inf")
         self._pinged: dict[str, float] = {}
         self._match_retry: dict[str, float] = {}
         self._match_failures: dict[str, int] = {}
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        self._thread.join(timeout)
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self.fed.mailroom.wake.forget(self._wake)
         self.leases.release_all()
+
+    def _held(self) -> list[Link]:
+        """The partners this process relays to now."""
+        return [
+            link
+            for link in self.fed.links()
+            if not self._stop.is_set() and self.leases.claim(link.node)
+        ]
 
     def step(self) -> int:
         """One pass over every partner; returns how many deliveries went through."""
@@ -190,21 +223,20 @@ class Relay:
         if self.on_links is not None:
             self.on_links(current)
         moved = 0
-        for link in current:
-            if self._stop.is_set():
-                break
-            if not self.leases.claim(link.node):
-                continue
+        for link in self._held():
             moved += delivery.relay_pending(
                 self.fed.mailroom, self.transport, self.fed, limit=RELAY_BATCH, nodes=[link.node]
             )
-            moved += self._crossmatch(link)
             self._heartbeat(link)
         if time.monotonic() - self._purged > PURGE_INTERVAL:
             with self.fed.engine.begin() as conn:
                 purge_nonces(conn)
             self._purged = time.monotonic()
         return moved
+
+    def match_step(self) -> int:
+        """One pass of cross-node matching offers; returns how many records were offered."""
+        return sum(self._crossmatch(link) for link in self._held())
 
     def _crossmatch(self, link: Link) -> int:
         """Offer the partner our new records, backing off while it cannot be reached."""
@@ -228,12 +260,14 @@ class Relay:
         self._pinged[link.node] = time.monotonic()
         ping(self.fed, link)
 
-    def _run(self) -> None:
+    def _loop(self, step: Callable[[], int], wake: threading.Event, interval: float) -> None:
         while not self._stop.is_set():
+            if wake is not self._stop:
+                wake.clear()  # before the pass: work queued during it rings again
             try:
-                busy = self.step() > 0
+                busy = step() > 0
             except Exception:  # a relay that dies silently would strand the outbox
                 log.exception("relay pass failed; retrying")
                 busy = False
             if not busy:
-                self._stop.wait(self.interval)
+                wake.wait(interval)

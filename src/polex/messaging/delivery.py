@@ -23,6 +23,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
@@ -67,15 +68,21 @@ class PartnerKeys(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class BatchAnswer:
+    """What a partner said to a batch: per envelope, in order, None or why it refused that one
+    (a permanent error), and the receipts for the others as one signed list."""
+
+    refused: list[TransportError | None]
+    receipts: bytes
+
+
 class BatchTransport(Transport, Protocol):
     """A transport that hands a partner many envelopes in one request (the relay uses it when
     the transport has it)."""
 
-    def send_many(
-        self, node: str, envelopes: Sequence[bytes]
-    ) -> list[list[bytes] | TransportError]:
-        """Per envelope, in order, the receipts the partner signed or why it refused that one
-        (a permanent error); raises TransportError when the partner took none of them."""
+    def send_many(self, node: str, envelopes: Sequence[bytes]) -> BatchAnswer:
+        """Raises TransportError when the partner took none of them."""
         ...
 
 
@@ -307,13 +314,14 @@ def relay_pending(
 
 def _send_chunk(
     transport: Transport, node: str, envelopes: list[bytes]
-) -> list[list[bytes] | TransportError]:
+) -> tuple[list[TransportError | None], list[bytes], bytes | None]:
+    """Per envelope None or why it was refused; the receipts, single or as a signed list."""
     many = getattr(transport, "send_many", None)
     if many is not None:
-        results: list[list[bytes] | TransportError] = many(node, envelopes)
-        return results
+        answer: BatchAnswer = many(node, envelopes)
+        return answer.refused, [], answer.receipts
     (envelope,) = envelopes
-    return [transport.send(node, envelope)]
+    return [None], transport.send(node, envelope), None
 
 
 def _relay_to(
@@ -349,7 +357,9 @@ def _relay_to(
         for start in range(0, len(ready), size):
             chunk = ready[start : start + size]
             try:
-                results = _send_chunk(transport, node, [envelopes[mid] for mid, _ in chunk])
+                refused, receipts, listed = _send_chunk(
+                    transport, node, [envelopes[mid] for mid, _ in chunk]
+                )
             except TransportError as exc:
                 if exc.permanent:
                     for mid, recipients in chunk:
@@ -360,14 +370,12 @@ def _relay_to(
                 _release(room, [(m, r) for m, rs in rest + ready[start + size :] for r in rs])
                 break
             sent: list[tuple[str, str]] = []
-            receipts: list[bytes] = []
-            for (mid, recipients), result in zip(chunk, results, strict=True):
-                if isinstance(result, TransportError):
-                    _retry_or_fail(room, mid, recipients, result)
+            for (mid, recipients), error in zip(chunk, refused, strict=True):
+                if error is not None:
+                    _retry_or_fail(room, mid, recipients, error)
                     continue
                 sent.extend((mid, r) for r in recipients)
-                receipts.extend(result)
-            settled.append(settler.submit(_settle, room, node, key, sent, receipts))
+            settled.append(settler.submit(_settle, room, node, key, sent, receipts, listed))
     return sum(f.result() for f in settled)
 
 
@@ -377,14 +385,22 @@ def _settle(
     key: Ed25519PublicKey,
     sent: list[tuple[str, str]],
     receipts: list[bytes],
+    listed: bytes | None,
 ) -> int:
-    """Mark what a partner took as sent and apply the receipts it signed; returns how many."""
+    """Mark what a partner took as sent and apply the receipts it signed (single ones, or a
+    signed list); returns how many were applied."""
     if sent:
         with room.engine.begin() as conn:
             now = utcnow()
             conn.execute(_SENT, [{"b_mid": m, "b_rcpt": r, "b_now": now} for m, r in sent])
+    outcomes = exchange.apply_receipts(room, receipts, node, key) if receipts else []
+    if listed is not None:
+        try:
+            outcomes += exchange.apply_receipt_list(room, listed, node, key)
+        except MessagingError as exc:  # the list as a whole; the partner has the messages
+            log.warning("receipts from %s refused: %s", node, exc)
     accepted = 0
-    for refused in exchange.apply_receipts(room, receipts, node, key) if receipts else []:
+    for refused in outcomes:
         if refused is not None:
             log.warning("receipt from %s refused: %s", node, refused)
         else:
@@ -475,6 +491,7 @@ class DeliveryWorker:
         self.transport = transport
         self.partners = partners
         self._stop = threading.Event()
+        self._wake = room.wake.listen()
         self._thread = threading.Thread(target=self._run, name="polex-delivery", daemon=True)
 
     def start(self) -> None:
@@ -482,8 +499,9 @@ class DeliveryWorker:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        self.room.wake.set()
+        self._wake.set()
         self._thread.join(timeout)
+        self.room.wake.forget(self._wake)
 
     def step(self) -> int:
         done = deliver_pending(self.room)
@@ -496,11 +514,11 @@ class DeliveryWorker:
         if self.room.settings.delivery_delay:
             interval = min(interval, self.room.settings.delivery_delay)
         while not self._stop.is_set():
+            self._wake.clear()  # before the pass: work queued during it rings again
             try:
                 busy = self.step() > 0
             except Exception:  # a worker that dies silently would strand the queue
                 log.exception("delivery pass failed; retrying")
                 busy = False
             if not busy:
-                self.room.wake.wait(interval)
-                self.room.wake.clear()
+                self._wake.wait(interval)

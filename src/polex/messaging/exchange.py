@@ -58,9 +58,10 @@ def _unb64(text: Any, field: str) -> bytes:
         raise Invalid(field, "envelope.base64", f"{field}: not base64") from exc
 
 
-def _parse(data: bytes, kind: str) -> dict[str, Any]:
+def _parse(data: bytes | dict[str, Any], kind: str) -> dict[str, Any]:
+    """A wire form as bytes, or as the JSON value a batch request held it in already."""
     try:
-        wire = json.loads(data)
+        wire = json.loads(data) if isinstance(data, bytes) else data
     except ValueError as exc:
         raise Invalid("envelope", "envelope.json", "envelope: not JSON") from exc
     if not isinstance(wire, dict) or wire.get("polex") != kind:
@@ -71,7 +72,10 @@ def _parse(data: bytes, kind: str) -> dict[str, Any]:
 
 
 def _envelope(room: Mailroom, row: Any) -> bytes:
-    message = store.decode(room.crypto, row)
+    # this node's own message goes out under its signature, which is also its seal and which
+    # the partner checks before storing: checking it here as well would only do it twice
+    own = row.origin_node == room.node and bytes(row.seal) == bytes(row.signature)
+    message = (store.unsealed if own else store.decode)(room.crypto, row)
     try:
         blobs = {a.sha256: _b64(room.blobs.get(a.sha256)) for a in message.attachments}
     except CryptoError as exc:
@@ -142,24 +146,35 @@ def receipt_document(
     }
 
 
-def _receipts(room: Mailroom, message_id: str, deliveries: Sequence[Delivery]) -> list[bytes]:
-    """Receipts for this node's recipients of a message, as their deliveries stand now."""
+def _receipts(
+    room: Mailroom, message_id: str, deliveries: Sequence[Delivery]
+) -> list[dict[str, Any]]:
+    """Receipt documents for this node's recipients of a message, as their deliveries stand."""
     return [
-        _receipt(
+        receipt_document(
             room,
-            receipt_document(
-                room,
-                message_id,
-                d.recipient,
-                d.state,
-                d.acknowledged_at or d.delivered_at or d.queued_at,
-                d.acknowledged_by,
-                d.reason,
-            ),
+            message_id,
+            d.recipient,
+            d.state,
+            d.acknowledged_at or d.delivered_at or d.queued_at,
+            d.acknowledged_by,
+            d.reason,
         )
         for d in deliveries
         if d.recipient.node == room.node
     ]
+
+
+def receipt_list_bytes(room: Mailroom, documents: Sequence[dict[str, Any]]) -> bytes:
+    """Many receipts under one signature (the answer to a partner's batch): the same proof as
+    one signature each, for a fraction of the signing and checking."""
+    document = {"v": RECEIPT_VERSION, "node": room.node, "receipts": list(documents)}
+    wire = {
+        "polex": "receipts",
+        "document": document,
+        "signature": _b64(room.crypto.sign(document)),
+    }
+    return json.dumps(wire, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 @dataclass(frozen=True)
@@ -216,7 +231,7 @@ def _known(conn: Connection, room: Mailroom, addresses: Sequence[Address]) -> se
 
 def _store_incoming(
     conn: Connection, room: Mailroom, batch: Sequence[_Incoming | MessagingError], partner_node: str
-) -> list[list[bytes] | MessagingError]:
+) -> list[list[dict[str, Any]] | MessagingError]:
     """Store the new messages of a batch with a few statements for all of them; a message
     stored before (a relay retrying) is answered with its receipts as they stand."""
     ids = [i.message.id for i in batch if isinstance(i, _Incoming)]
@@ -267,7 +282,7 @@ def _store_incoming(
         ],
     )
     standing = store.deliveries(conn, ids)
-    out: list[list[bytes] | MessagingError] = []
+    out: list[list[dict[str, Any]] | MessagingError] = []
     for item in batch:
         if isinstance(item, MessagingError):
             out.append(item)
@@ -291,14 +306,25 @@ def accept_incoming(
         (outcome,) = _store_incoming(conn, room, [incoming], partner_node)
     if isinstance(outcome, MessagingError):
         raise outcome
-    return outcome
+    return [_receipt(room, document) for document in outcome]
+
+
+@dataclass(frozen=True)
+class BatchAccepted:
+    """A partner's batch as taken: per envelope, None or the error that refused it (the others
+    are stored all the same), and the receipts for all of them under one signature."""
+
+    refused: list[MessagingError | None]
+    receipts: bytes
 
 
 def accept_incoming_many(
-    room: Mailroom, envelopes: Sequence[bytes], partner_node: str, partner_key: Ed25519PublicKey
-) -> list[list[bytes] | MessagingError]:
-    """``accept_incoming`` for a partner's batch, in one transaction: per envelope, its
-    receipts or the error that refused it (the others are stored all the same)."""
+    room: Mailroom,
+    envelopes: Sequence[bytes | dict[str, Any]],
+    partner_node: str,
+    partner_key: Ed25519PublicKey,
+) -> BatchAccepted:
+    """``accept_incoming`` for a partner's batch, in one transaction."""
     checked: list[_Incoming | MessagingError] = []
     for envelope in envelopes:
         try:
@@ -308,7 +334,12 @@ def accept_incoming_many(
         except MessagingError as exc:
             checked.append(exc)
     with room.engine.begin() as conn:
-        return _store_incoming(conn, room, checked, partner_node)
+        outcomes = _store_incoming(conn, room, checked, partner_node)
+    documents = [d for o in outcomes if not isinstance(o, MessagingError) for d in o]
+    return BatchAccepted(
+        refused=[o if isinstance(o, MessagingError) else None for o in outcomes],
+        receipts=receipt_list_bytes(room, documents),
+    )
 
 
 def queue_receipt(
@@ -361,12 +392,46 @@ def _check_receipt(
     signature = _unb64(wire.get("signature"), "signature")
     try:
         room.crypto.verify(doc, signature, partner_key)
+    except CryptoError as exc:
+        raise IntegrityFailure(str(doc.get("message_id")), f"receipt {exc}") from exc
+    return _receipt_of(room, doc, partner_node)
+
+
+def _check_receipt_list(
+    room: Mailroom, data: bytes, partner_node: str, partner_key: Ed25519PublicKey
+) -> list[_Receipt | MessagingError]:
+    """The receipts of a signed list, each checked as a single receipt is; the list is refused
+    as a whole when its signature does not hold."""
+    wire = _parse(data, "receipts")
+    doc = wire["document"]
+    signature = _unb64(wire.get("signature"), "signature")
+    try:
+        room.crypto.verify(doc, signature, partner_key)
+    except CryptoError as exc:
+        raise IntegrityFailure("receipts", f"receipt list {exc}") from exc
+    items = doc.get("receipts")
+    if doc.get("node") != partner_node or not isinstance(items, list):
+        raise Invalid(
+            "receipts", "receipt.format", f"receipts: not a list signed by {partner_node}"
+        )
+    out: list[_Receipt | MessagingError] = []
+    for item in items:
+        try:
+            if not isinstance(item, dict):
+                raise Invalid("receipt", "receipt.format", "receipt: not an object")
+            out.append(_receipt_of(room, item, partner_node))
+        except MessagingError as exc:
+            out.append(exc)
+    return out
+
+
+def _receipt_of(room: Mailroom, doc: dict[str, Any], partner_node: str) -> _Receipt:
+    """A receipt document whose signature holds, checked for what it may say."""
+    try:
         recipient = parse(str(doc["recipient"]), room.node, "recipient")
         state = DeliveryState(doc["state"])
         at = parse_iso(str(doc["at"]))
         mid = str(doc["message_id"])
-    except CryptoError as exc:
-        raise IntegrityFailure(str(doc.get("message_id")), f"receipt {exc}") from exc
     except (KeyError, ValueError) as exc:
         raise Invalid("receipt", "receipt.format", f"receipt: malformed ({exc})") from exc
     if state not in RECEIPT_STATES:
@@ -406,7 +471,7 @@ def apply_receipt(
 ) -> Delivery:
     """Move one of our deliveries forward on a partner's signed receipt (never backwards)."""
     checked = _check_receipt(room, receipt, partner_node, partner_key)
-    (outcome,) = apply_receipts(room, [receipt], partner_node, partner_key, [checked])
+    (outcome,) = _apply(room, [checked])
     if outcome is not None:
         raise outcome
     with room.engine.connect() as conn:
@@ -418,21 +483,29 @@ def apply_receipt(
 
 
 def apply_receipts(
-    room: Mailroom,
-    receipts: Sequence[bytes],
-    partner_node: str,
-    partner_key: Ed25519PublicKey,
-    checked: Sequence[_Receipt | MessagingError] | None = None,
+    room: Mailroom, receipts: Sequence[bytes], partner_node: str, partner_key: Ed25519PublicKey
 ) -> list[MessagingError | None]:
     """``apply_receipt`` for many receipts in one transaction; per receipt, None when it was
     applied or the error that refused it."""
-    if checked is None:
-        checked = []
-        for receipt in receipts:
-            try:
-                checked.append(_check_receipt(room, receipt, partner_node, partner_key))
-            except MessagingError as exc:
-                checked.append(exc)
+    checked: list[_Receipt | MessagingError] = []
+    for receipt in receipts:
+        try:
+            checked.append(_check_receipt(room, receipt, partner_node, partner_key))
+        except MessagingError as exc:
+            checked.append(exc)
+    return _apply(room, checked)
+
+
+def apply_receipt_list(
+    room: Mailroom, data: bytes, partner_node: str, partner_key: Ed25519PublicKey
+) -> list[MessagingError | None]:
+    """``apply_receipts`` for a signed list of receipts (``receipt_list_bytes``)."""
+    return _apply(room, _check_receipt_list(room, data, partner_node, partner_key))
+
+
+def _apply(
+    room: Mailroom, checked: Sequence[_Receipt | MessagingError]
+) -> list[MessagingError | None]:
     good = [c for c in checked if isinstance(c, _Receipt)]
     mids = sorted({c.message_id for c in good})
     d = message_deliveries.c

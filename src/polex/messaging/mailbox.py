@@ -224,7 +224,7 @@ def acknowledge(room: Mailroom, principal: Principal, message_id: str) -> Delive
                 exchange.queue_receipt(
                     conn, room, message, me, DeliveryState.acknowledged, now, principal.actor
                 )
-                room.wake.set()
+                room.wake.ring()
             audit.append(
                 conn,
                 actor=principal.actor,

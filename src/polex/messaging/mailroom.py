@@ -32,6 +32,40 @@ class NodeLike(Protocol):
     def keys(self) -> KeySource: ...
 
 
+class Doorbell:
+    """Rung when this process queues work for a node (a message, a receipt): every worker
+    listening (the delivery worker, the federation relay) wakes at once instead of at its next
+    poll. One per node and process, whichever Mailroom queued the work."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listeners: list[threading.Event] = []
+
+    def listen(self) -> threading.Event:
+        event = threading.Event()
+        with self._lock:
+            self._listeners.append(event)
+        return event
+
+    def forget(self, event: threading.Event) -> None:
+        with self._lock:
+            self._listeners = [e for e in self._listeners if e is not event]
+
+    def ring(self) -> None:
+        with self._lock:
+            for event in self._listeners:
+                event.set()
+
+
+_doorbells: dict[str, Doorbell] = {}
+_doorbells_lock = threading.Lock()
+
+
+def doorbell(node: str) -> Doorbell:
+    with _doorbells_lock:
+        return _doorbells.setdefault(node, Doorbell())
+
+
 @dataclass
 class Mailroom:
     engine: Engine
@@ -39,8 +73,8 @@ class Mailroom:
     crypto: NodeCrypto
     blobs: BlobStore
     settings: MessagingSettings
-    # set when this process queues work, so its delivery worker runs without waiting a poll
-    wake: threading.Event = field(default_factory=threading.Event)
+    # rung when this process queues work, so that its workers run without waiting a poll
+    wake: Doorbell = field(default_factory=Doorbell)
     # agency codes seen registered: agencies are never removed, so a hit holds for the process
     known_agencies: set[str] = field(default_factory=set)
 
@@ -53,4 +87,5 @@ class Mailroom:
             crypto=crypto,
             blobs=BlobStore(node.home / "attachments", crypto),
             settings=settings or settings_mod.load(node.home),
+            wake=doorbell(node.name),
         )

@@ -211,8 +211,7 @@ def _send(
         if any(created for _, created in results):
             if room.settings.delivery_delay == 0:
                 states = delivery.deliver_now(room, [m.id for m, _ in results])
-            else:
-                room.wake.set()
+            room.wake.ring()  # later local deliveries, and the relay to partner nodes
         views: dict[str, refs.RecordRef] = {}
         if cited := sorted({r for m, _ in results for r in m.records}):
             with room.engine.begin() as conn:
