@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -114,21 +114,46 @@ def idf(df: int, total: int) -> float:
     return math.log(1 + max(total, 1) / max(df, 1))
 
 
+def _choose(keys: Iterable[Key], df: dict[Key, int]) -> list[Key]:
+    """The keys to read records of: the rare ones within the row budget, or else the rarest."""
+    present = sorted((k for k in keys if df.get(k, 0) > 0), key=lambda k: (df[k], k))
+    return _within_budget([k for k in present if df[k] <= COMMON_CAP], df) or present[:1]
+
+
+def _ranked(
+    rows: Iterable[tuple[Key, str]], df: dict[Key, int], total: int, limit: int
+) -> dict[str, float]:
+    weights: dict[str, float] = defaultdict(float)
+    for key, rid in rows:
+        weights[rid] += idf(df[key], total)
+    ranked = sorted(weights.items(), key=lambda item: (-item[1], item[0]))
+    return dict(ranked[:limit])
+
+
 def generate(
     conn: Connection, keys: set[Key], limit: int, frequencies: dict[Key, int] | None = None
 ) -> dict[str, float]:
     """Record ids most likely to match, by the summed weight of the keys they share."""
     if not keys:
         return {}
-    total = total_records(conn)
     df = frequencies if frequencies is not None else key_frequencies(conn, keys)
-    present = sorted((k for k in keys if df.get(k, 0) > 0), key=lambda k: (df[k], k))
-    chosen = _within_budget([k for k in present if df[k] <= COMMON_CAP], df) or present[:1]
-    if not chosen:
+    chosen = _choose(keys, df)
+    rows = ((chosen[i], rid) for i, rid in _execute(conn, chosen, COMMON_CAP, count=False))
+    return _ranked(rows, df, total_records(conn), limit)
+
+
+def lookup(conn: Connection, keys: set[Key], limit: int) -> dict[str, float]:
+    """``generate`` for identifier keys, which nearly always belong to a record or two: their
+    records and their frequencies are read together, in one round trip instead of two."""
+    if not keys:
         return {}
-    weight = [idf(df[key], total) for key in chosen]
-    weights: dict[str, float] = defaultdict(float)
-    for i, rid in _execute(conn, chosen, COMMON_CAP, count=False):
-        weights[rid] += weight[i]
-    ranked = sorted(weights.items(), key=lambda item: (-item[1], item[0]))
-    return dict(ranked[:limit])
+    ordered = sorted(keys)
+    fetched = [(ordered[i], rid) for i, rid in _execute(conn, ordered, COMMON_CAP + 1, False)]
+    df = Counter(key for key, _ in fetched)
+    chosen = set(_choose(ordered, df))
+    holders: dict[Key, list[str]] = defaultdict(list)
+    for key, rid in fetched:
+        if key in chosen:
+            holders[key].append(rid)
+    rows = ((key, rid) for key, rids in holders.items() for rid in rids[:COMMON_CAP])
+    return _ranked(rows, df, total_records(conn), limit)

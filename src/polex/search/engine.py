@@ -118,7 +118,7 @@ def _identifier_hits(conn: Connection, identifiers: Sequence[str]) -> dict[str, 
     found: dict[str, list[Feature]] = {}
     for text in identifiers:
         keys = query_identifier_keys(text)
-        for rid in candidates.generate(conn, keys, limit=MIN_CANDIDATES):
+        for rid in candidates.lookup(conn, keys, limit=MIN_CANDIDATES):
             found.setdefault(rid, []).append(
                 Feature("identifier", 1.0, f"identifier {text!r} matches exactly")
             )
@@ -172,9 +172,17 @@ def rank(
     )
     exact = _identifier_hits(conn, identifiers)
     exact_keys = identifier_keys(schema, properties)
-    fetched = store.live_entities(
-        conn, (set(pool) | set(exact)) - set(exclude), databases=databases
-    )
+    ids = (set(pool) | set(exact)) - set(exclude)
+    whole: dict[str, Record] | None = None
+    if len(ids) <= limit:  # an identifier lookup, say: the whole records in one read
+        whole = {
+            rid: r
+            for rid, r in store.get_many(conn, ids).items()
+            if not r.deleted and (not databases or r.database in databases)
+        }
+        fetched = {rid: (r.schema, r.properties) for rid, r in whole.items()}
+    else:
+        fetched = store.live_entities(conn, ids, databases=databases)
     entities = _screen(fetched, pool, set(exact), properties, scored_size)
     total = candidates.total_records(conn)
     weights = {key[1]: candidates.idf(df, total) for key, df in frequencies.items() if df}
@@ -200,7 +208,7 @@ def rank(
             scored.append((rid, round(score, 4), features))
     scored.sort(key=lambda item: (-item[1], item[0]))
     # Whole records only for the hits: most candidates are scored and dropped.
-    loaded = store.get_many(conn, [rid for rid, _, _ in scored[:limit]])
+    loaded = whole if whole is not None else store.get_many(conn, [r for r, _, _ in scored[:limit]])
     return [
         (loaded[rid], score, features)
         for rid, score, features in scored[:limit]
