@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Connection, Select, func, literal, select, text, union_all
+from sqlalchemy import Connection, TextClause, func, select, text
 
 from polex.search.tables import record_keys
 from polex.store.tables import records
 
 # A key held by more records than this is "common": counted only up to the cap.
 COMMON_CAP = 2000
+# Index rows one query reads at most (beyond its rarest key).
+ROW_BUDGET = 4000
 _TOTAL_TTL = 60.0
 _TERMS = 200
 _total_cache: dict[str, tuple[float, int]] = {}
@@ -51,49 +54,80 @@ def total_records(conn: Connection) -> int:
     return int(total)
 
 
-def _holders(index: int, key: Key, cap: int) -> Select[tuple[int, str]]:
-    """Up to ``cap`` record ids holding ``key``, tagged with the key's position."""
-    kind, value = key
-    inner = (
-        select(record_keys.c.record_id)
-        .where(record_keys.c.kind == kind, record_keys.c.key == value)
-        .limit(cap)
-        .subquery()
+@lru_cache(maxsize=64)
+def _statement(terms: int, cap: int, count: bool) -> TextClause:
+    """For ``terms`` keys (bound as k0, v0, k1, v1...): each key's record ids, up to ``cap``,
+    tagged with the key's position; or, with ``count``, how many there are (up to ``cap``).
+    Written once per shape as plain SQL, valid in SQLite and PostgreSQL alike: building and
+    compiling a fresh expression for every query cost more than running it."""
+    table, kind, key, rid = (
+        record_keys.name,
+        record_keys.c.kind.name,
+        record_keys.c.key.name,
+        record_keys.c.record_id.name,
     )
-    return select(literal(index).label("i"), inner.c.record_id)
+    outer = "count(*) AS n" if count else f"s{{i}}.{rid}"
+    part = (
+        f"SELECT {{i}} AS i, {outer} FROM (SELECT {rid} FROM {table} "
+        f'WHERE {kind} = :k{{i}} AND "{key}" = :v{{i}} LIMIT {cap}) AS s{{i}}'
+    )
+    return text(" UNION ALL ".join(part.format(i=i) for i in range(terms)))
 
 
-def _union(parts: Sequence[Select[Any]]) -> Iterator[Select[Any] | CompoundSelect]:
-    """Statements of at most _TERMS parts each (SQLite caps a compound SELECT at 500)."""
-    for start in range(0, len(parts), _TERMS):
-        chunk = parts[start : start + _TERMS]
-        yield chunk[0] if len(chunk) == 1 else union_all(*chunk)
+def _execute(conn: Connection, keys: Sequence[Key], cap: int, count: bool) -> list[tuple[int, Any]]:
+    """One round trip per _TERMS keys (SQLite caps a compound SELECT at 500 terms)."""
+    rows: list[tuple[int, Any]] = []
+    for start in range(0, len(keys), _TERMS):
+        chunk = keys[start : start + _TERMS]
+        params: dict[str, str] = {}
+        for i, (kind, key) in enumerate(chunk):
+            params[f"k{i}"], params[f"v{i}"] = kind, key
+        result = conn.execute(_statement(len(chunk), cap, count), params)
+        rows.extend((int(i) + start, value) for i, value in result)
+    return rows
 
 
 def key_frequencies(conn: Connection, keys: Iterable[Key]) -> dict[Key, int]:
     """How many index rows hold each key, counted up to COMMON_CAP + 1."""
     ordered = list(keys)
     result: dict[Key, int] = dict.fromkeys(ordered, 0)
-    parts = [
-        select(literal(i).label("i"), func.count().label("n")).select_from(
-            _holders(i, key, COMMON_CAP + 1).subquery()
-        )
-        for i, key in enumerate(ordered)
-    ]
-    for statement in _union(parts):
-        for i, n in conn.execute(statement):
-            result[ordered[i]] = int(n)
+    for i, n in _execute(conn, ordered, COMMON_CAP + 1, count=True):
+        result[ordered[i]] = int(n)
     return result
 
 
-def _rows(conn: Connection, keys: Sequence[Key]) -> list[tuple[int, str]]:
-    """Record ids of each key (up to COMMON_CAP), in one round trip per _TERMS keys."""
-    parts = [_holders(i, key, COMMON_CAP) for i, key in enumerate(keys)]
-    return [(int(i), rid) for statement in _union(parts) for i, rid in conn.execute(statement)]
+def _within_budget(rare: list[Key], df: dict[Key, int]) -> list[Key]:
+    """The rarest keys whose rows fit in ROW_BUDGET (the rarest always). Keys come rarest
+    first, and a record that shares only a frequent key with the query is one of hundreds
+    that tie on it: reading them all costs more than it ever ranks into the pool."""
+    chosen: list[Key] = []
+    rows = 0
+    for key in rare:
+        if chosen and rows + df[key] > ROW_BUDGET:
+            break
+        chosen.append(key)
+        rows += df[key]
+    return chosen
 
 
 def idf(df: int, total: int) -> float:
     return math.log(1 + max(total, 1) / max(df, 1))
+
+
+def _choose(keys: Iterable[Key], df: dict[Key, int]) -> list[Key]:
+    """The keys to read records of: the rare ones within the row budget, or else the rarest."""
+    present = sorted((k for k in keys if df.get(k, 0) > 0), key=lambda k: (df[k], k))
+    return _within_budget([k for k in present if df[k] <= COMMON_CAP], df) or present[:1]
+
+
+def _ranked(
+    rows: Iterable[tuple[Key, str]], df: dict[Key, int], total: int, limit: int
+) -> dict[str, float]:
+    weights: dict[str, float] = defaultdict(float)
+    for key, rid in rows:
+        weights[rid] += idf(df[key], total)
+    ranked = sorted(weights.items(), key=lambda item: (-item[1], item[0]))
+    return dict(ranked[:limit])
 
 
 def generate(
@@ -102,16 +136,24 @@ def generate(
     """Record ids most likely to match, by the summed weight of the keys they share."""
     if not keys:
         return {}
-    total = total_records(conn)
     df = frequencies if frequencies is not None else key_frequencies(conn, keys)
-    present = sorted((k for k in keys if df.get(k, 0) > 0), key=lambda k: (df[k], k))
-    rare = [k for k in present if df[k] <= COMMON_CAP]
-    chosen = rare or present[:1]
-    if not chosen:
+    chosen = _choose(keys, df)
+    rows = ((chosen[i], rid) for i, rid in _execute(conn, chosen, COMMON_CAP, count=False))
+    return _ranked(rows, df, total_records(conn), limit)
+
+
+def lookup(conn: Connection, keys: set[Key], limit: int) -> dict[str, float]:
+    """``generate`` for identifier keys, which nearly always belong to a record or two: their
+    records and their frequencies are read together, in one round trip instead of two."""
+    if not keys:
         return {}
-    weight = [idf(df[key], total) for key in chosen]
-    weights: dict[str, float] = defaultdict(float)
-    for i, rid in _rows(conn, chosen):
-        weights[rid] += weight[i]
-    ranked = sorted(weights.items(), key=lambda item: (-item[1], item[0]))
-    return dict(ranked[:limit])
+    ordered = sorted(keys)
+    fetched = [(ordered[i], rid) for i, rid in _execute(conn, ordered, COMMON_CAP + 1, False)]
+    df = Counter(key for key, _ in fetched)
+    chosen = set(_choose(ordered, df))
+    holders: dict[Key, list[str]] = defaultdict(list)
+    for key, rid in fetched:
+        if key in chosen:
+            holders[key].append(rid)
+    rows = ((key, rid) for key, rids in holders.items() for rid in rids[:COMMON_CAP])
+    return _ranked(rows, df, total_records(conn), limit)

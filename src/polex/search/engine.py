@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Connection
@@ -20,12 +21,16 @@ from polex.model.record import Record
 from polex.search import candidates
 from polex.search.identifiers import identifier_keys, query_identifier_keys
 from polex.search.keys import birth_keys, entity_keys, query_keys
-from polex.search.score import MATCH_THRESHOLD, Feature, score_pair
+from polex.search.score import MATCH_THRESHOLD, Feature, date_agreement, score_pair
 from polex.store import records as store
 
 DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$|^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
-CANDIDATES_PER_HIT = 10
+# Candidates scored per hit asked of ``rank`` (search asks for twice the hits it shows, since
+# policy may hide some: ten per hit shown), and at least MIN_CANDIDATES.
+CANDIDATES_PER_HIT = 5
 MIN_CANDIDATES = 100
+# Candidates read per candidate scored: the extra ones only compete on birth-date agreement.
+SCREENED_PER_SCORED = 2
 REPORTED_MIN_SCORE = 0.5
 
 
@@ -113,11 +118,37 @@ def _identifier_hits(conn: Connection, identifiers: Sequence[str]) -> dict[str, 
     found: dict[str, list[Feature]] = {}
     for text in identifiers:
         keys = query_identifier_keys(text)
-        for rid in candidates.generate(conn, keys, limit=MIN_CANDIDATES):
+        for rid in candidates.lookup(conn, keys, limit=MIN_CANDIDATES):
             found.setdefault(rid, []).append(
                 Feature("identifier", 1.0, f"identifier {text!r} matches exactly")
             )
     return found
+
+
+def _screen(
+    loaded: dict[str, tuple[str, dict[str, list[str]]]],
+    pool: dict[str, float],
+    exact: set[str],
+    properties: dict[str, list[str]],
+    size: int,
+) -> list[tuple[str, tuple[str, dict[str, list[str]]]]]:
+    """The candidates worth scoring: exact identifier hits, then the pool by key weight, ties
+    broken by birth-date agreement. Many records tie on their keys (every "Durdu" when the
+    query is "T. Durdu"); a year one apart or given alone, which makes no key, still tells
+    them apart at the cost of comparing two strings."""
+    query_dates = sorted(v.strip().lower() for v in properties.get("birthDate", ()) if v.strip())
+
+    def birth(props: dict[str, list[str]]) -> float:
+        dates = sorted(v.strip().lower() for v in props.get("birthDate", ()) if v.strip())
+        if not query_dates or not dates:
+            return 0.0
+        return max(date_agreement(a, b)[0] for a in query_dates for b in dates)
+
+    def order(item: tuple[str, tuple[str, dict[str, list[str]]]]) -> tuple[bool, float, float, str]:
+        rid, (_schema, props) = item
+        return (rid not in exact, -pool.get(rid, 0.0), -birth(props), rid)
+
+    return sorted(loaded.items(), key=order)[:size]
 
 
 def rank(
@@ -135,28 +166,39 @@ def rank(
         for name in properties["name"]:
             keys |= set(query_keys(name))
     frequencies = candidates.key_frequencies(conn, keys)
+    scored_size = max(MIN_CANDIDATES, limit * CANDIDATES_PER_HIT)
     pool = candidates.generate(
-        conn, keys, limit=max(MIN_CANDIDATES, limit * CANDIDATES_PER_HIT), frequencies=frequencies
+        conn, keys, limit=scored_size * SCREENED_PER_SCORED, frequencies=frequencies
     )
     exact = _identifier_hits(conn, identifiers)
     exact_keys = identifier_keys(schema, properties)
-    entities = store.live_entities(
-        conn, (set(pool) | set(exact)) - set(exclude), databases=databases
-    )
+    ids = (set(pool) | set(exact)) - set(exclude)
+    whole: dict[str, Record] | None = None
+    if len(ids) <= limit:  # an identifier lookup, say: the whole records in one read
+        whole = {
+            rid: r
+            for rid, r in store.get_many(conn, ids).items()
+            if not r.deleted and (not databases or r.database in databases)
+        }
+        fetched = {rid: (r.schema, r.properties) for rid, r in whole.items()}
+    else:
+        fetched = store.live_entities(conn, ids, databases=databases)
+    entities = _screen(fetched, pool, set(exact), properties, scored_size)
     total = candidates.total_records(conn)
     weights = {key[1]: candidates.idf(df, total) for key, df in frequencies.items() if df}
     top = max(weights.values(), default=1.0)
 
+    @cache
     def token_weight(token: str) -> float:
         """Rarer name parts weigh more: the IDF of the token's own keys, relative to the rarest."""
         known = [weights[key] for _, key in query_keys(token) if key in weights]
         return max(known) / top if known else 1.0
 
     scored: list[tuple[str, float, list[Feature]]] = []
-    for rid, (cand_schema, cand_properties) in entities.items():
+    for rid, (cand_schema, cand_properties) in entities:
         result = score_pair(schema, properties, cand_schema, cand_properties, token_weight)
         score, features = result.score, list(result.features)
-        shared = exact_keys & identifier_keys(cand_schema, cand_properties)
+        shared = exact_keys and exact_keys & identifier_keys(cand_schema, cand_properties)
         if rid in exact:
             score, features = 1.0, exact[rid] + features
         elif shared:
@@ -166,7 +208,7 @@ def rank(
             scored.append((rid, round(score, 4), features))
     scored.sort(key=lambda item: (-item[1], item[0]))
     # Whole records only for the hits: most candidates are scored and dropped.
-    loaded = store.get_many(conn, [rid for rid, _, _ in scored[:limit]])
+    loaded = whole if whole is not None else store.get_many(conn, [r for r, _, _ in scored[:limit]])
     return [
         (loaded[rid], score, features)
         for rid, score, features in scored[:limit]

@@ -39,6 +39,7 @@ SOUND_SPELLING = 0.7  # ...when their spellings are at least this alike (or one 
 # Scripts with one Latin spelling: names written in them are compared by spelling alone.
 SETTLED_SCRIPTS = frozenset({"Latin", "Han", "Common", "Inherited"})
 INITIAL = 0.8  # "J" for "John"
+RUN_LENGTH_RATIO = 2 * RUN_FLOOR - 1  # shorter / longer below this: no run similarity
 MAX_SPAN = 3  # "van der berg" ~ "vanderberg", "xiu ying" ~ "xiuying"
 EXTRA_PARTS = 0.2  # share of the score given to the side with more name parts
 WEAK_ALIAS = 0.9  # a match on a weak alias ("Abu Ali") is worth less than on a name
@@ -132,9 +133,15 @@ def token_similarity(a: str, b: str, translit: bool = False) -> float:
 
 def _run_similarity(a: str, b: str) -> float:
     """Similarity of a token with the tokens of a run written together: spelling only, and
-    close ("xiuying" and "xiu ying"), or joining tokens would find accidental matches."""
+    close ("xiuying" and "xiu ying"), or joining tokens would find accidental matches.
+
+    Most runs are far longer than the token they are held against, and _spelling cannot reach
+    RUN_FLOOR then (its edit similarity is at most the ratio of the lengths, and must be at
+    least 0.8 for the average with Jaro-Winkler to reach 0.9): those are not computed."""
     if a == b:
         return 1.0
+    if min(len(a), len(b)) < RUN_LENGTH_RATIO * max(len(a), len(b)):
+        return 0.0
     sim = _spelling(a, b)
     return sim if sim >= RUN_FLOOR else 0.0
 
@@ -142,14 +149,15 @@ def _run_similarity(a: str, b: str) -> float:
 Span = tuple[int, int]  # [start, end) of a run of tokens
 
 
-def _spans(tokens: Sequence[str]) -> list[tuple[Span, str]]:
+@lru_cache(maxsize=100_000)
+def _spans(tokens: tuple[str, ...]) -> tuple[tuple[Span, str], ...]:
     """Single tokens and runs of adjacent tokens, joined: written apart on one side, together
-    on the other ("abdul rahman", "xiu ying")."""
-    return [
+    on the other ("abdul rahman", "xiu ying"). Cached: the query's are needed per candidate."""
+    return tuple(
         ((start, start + size), "".join(tokens[start : start + size]))
         for size in range(1, MAX_SPAN + 1)
         for start in range(len(tokens) - size + 1)
-    ]
+    )
 
 
 def align(
@@ -158,8 +166,8 @@ def align(
     """Pairs of token runs that match, best first, each token used once (greedy: names have a
     handful of tokens, and the best pair is almost always right)."""
     options = []
-    for ls, a in _spans(left):
-        for rs, b in _spans(right):
+    for ls, a in _spans(tuple(left)):
+        for rs, b in _spans(tuple(right)):
             sizes = (ls[1] - ls[0], rs[1] - rs[0])
             if sizes == (1, 1):
                 options.append((token_similarity(a, b, translit), ls, rs))
@@ -334,7 +342,10 @@ def _identifier_feature(
     cand_schema: str,
     candidate: dict[str, list[str]],
 ) -> Feature | None:
-    qk, ck = identifier_keys(query_schema, query), identifier_keys(cand_schema, candidate)
+    qk = identifier_keys(query_schema, query)
+    if not qk:  # a name search: the candidates' identifiers cannot match anything
+        return None
+    ck = identifier_keys(cand_schema, candidate)
     shared = qk & ck
     if not shared:
         return None
