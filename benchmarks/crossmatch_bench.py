@@ -402,6 +402,7 @@ def scale_polex(home: str, persons: int) -> dict[str, Any]:
         "records": report.records,
         "pairs": report.pairs,
         "hits": report.hits_created,
+        "phases": report.phases,
         "found": sorted(sorted(p) for p in node_hits(node, "batch")),
     }
 
@@ -460,7 +461,18 @@ def scale_splink(flat: str) -> dict[str, Any]:
     }
 
 
-def scale(workdir: Path, size: int, seed: int, url: str | None) -> dict[str, Any]:
+def prepared(workdir: Path, size: int, seed: int, url: str | None) -> dict[str, Any]:
+    """Generate and import the scale data into a node in ``workdir``, or find it there from an
+    earlier run of the same size and seed (``--data``): generation and import are not what
+    this benchmark measures, and at a million records they take longest."""
+    marker = workdir / "prepared.json"
+    if marker.exists():
+        found = json.loads(marker.read_text())
+        if (found["size"], found["seed"], found["url"]) == (size, seed, url):
+            console.print(f"scale: reusing the node prepared in {workdir}", highlight=False)
+            found["files"] = {owner: Path(p) for owner, p in found["files"].items()}
+            return dict(found)
+        raise SystemExit(f"--data {workdir}: prepared for another size, seed or database")
     console.print(f"scale: generating {size:,} records", highlight=False)
     data = scale_data(workdir, size, seed)
     node = make_node(workdir, "scale", url, data["files"])
@@ -468,12 +480,45 @@ def scale(workdir: Path, size: int, seed: int, url: str | None) -> dict[str, Any
     imported = import_files(node, data["files"])
     clear_queue(node)
     node.engine.dispose()
+    found = {
+        "size": size,
+        "seed": seed,
+        "url": url,
+        "home": str(node.home),
+        "flat": str(data["flat"]),
+        "persons": data["persons"],
+        "import": imported,
+        "files": {owner: str(p) for owner, p in data["files"].items()},
+    }
+    marker.write_text(json.dumps(found))
+    found["files"] = data["files"]
+    return found
+
+
+def forget_matches(home: str) -> None:
+    """Hits, notifications and models of an earlier run on a reused node: each run starts
+    from imported records alone."""
+    from sqlalchemy import delete
+
+    from polex.match.tables import hits, match_models, notifications
+    from polex.node.home import open_node
+
+    node = open_node(Path(home))
+    with node.engine.begin() as conn:
+        for table in (notifications, hits, match_models):
+            conn.execute(delete(table))
+    node.engine.dispose()
+
+
+def scale(workdir: Path, size: int, seed: int, url: str | None) -> dict[str, Any]:
+    data = prepared(workdir, size, seed, url)
+    forget_matches(data["home"])
     known = {
         json.loads(line)["id"] for p in data["files"].values() for line in p.open(encoding="utf-8")
     }
     truth = scale_truth(workdir, known)
     console.print("scale: polex batch", highlight=False)
-    polex = in_process(scale_polex, str(node.home), data["persons"])
+    polex = in_process(scale_polex, data["home"], data["persons"])
     console.print("scale: Splink", highlight=False)
     splink = in_process(scale_splink, str(data["flat"]))
     results = {}
@@ -483,7 +528,7 @@ def scale(workdir: Path, size: int, seed: int, url: str | None) -> dict[str, Any
     return {
         "persons": data["persons"],
         "planted_pairs": len(truth),
-        "import": imported,
+        "import": data["import"],
         "results": results,
     }
 
@@ -528,6 +573,9 @@ def scale_table(result: dict[str, Any]) -> Table:
             f"{r['precision']:.4f}",
             f"{r['recall']:.4f}",
         )
+        if r.get("phases"):
+            phases = ", ".join(f"{k} {v:.1f} s" for k, v in r["phases"].items())
+            table.caption = f"{name}: {phases}"
     return table
 
 
@@ -542,6 +590,11 @@ def main() -> None:
         "--skip-realtime",
         action="store_true",
         help="leave out the real-time engine on FEBRL4 (it matches record by record)",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="keep the generated and imported scale data here and reuse it on the next run",
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
@@ -573,8 +626,8 @@ def main() -> None:
             output["febrl4"] = results
             Console().print(febrl_table(results))
         if not args.skip_scale:
-            scale_dir = workdir / "scale"
-            scale_dir.mkdir()
+            scale_dir = args.data or workdir / "scale"
+            scale_dir.mkdir(parents=True, exist_ok=True)
             output["scale"] = scale(scale_dir, args.scale, args.seed, args.database_url)
             Console().print(scale_table(output["scale"]))
     args.out.mkdir(parents=True, exist_ok=True)

@@ -288,3 +288,13 @@ def test_features_agree_across_scripts_orders_and_formats() -> None:
     assert all(empty[c] is None for c in empty if c not in ("unique_id", "owner"))
     table = frame([Entity(str(i), "DE-BKA", "Person", {"name": ["A B"]}) for i in range(5)], 2)
     assert table.num_rows == 5 and table.column("name").to_pylist() == ["a b"] * 5
+
+
+def test_export_shared_among_processes_is_the_same_frame(node: Node, data_dir: Path) -> None:
+    """A large node's export is read in id ranges by one process per core; the frame is the
+    one a single process reads, row for row."""
+    planted(data_dir, node)
+    alone = batch.export(node.engine, workers=1)
+    shared = batch.export(node.engine, workers=2)
+    assert alone.num_rows > RECORDS * 0.8
+    assert shared.equals(alone)

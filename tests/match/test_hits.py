@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from polex.match import crossmatch
+from polex.match import hits as hits_module
+from polex.match.hits import Match, record_hits
 from polex.match.tables import hits
 from polex.node.home import Node
 from polex.store import records as store
@@ -139,3 +141,62 @@ def test_same_owner_records_do_not_hit(client: TestClient, make_actor) -> None: 
     client.post("/api/v1/records", json=suspect("de-1", "Arben Hoxha"), headers=de.headers)
     client.post("/api/v1/records", json=suspect("de-2", "Arben Hoxha"), headers=de.headers)
     assert client.get("/api/v1/hits", headers=de.headers).json()["total"] == 0
+
+
+def test_bulk_hits_keep_every_guarantee(client: TestClient, make_actor, node: Node) -> None:  # type: ignore[no-untyped-def]
+    """record_hits (what the batch writes with) for many pairs at once: one hit per pair
+    whatever the order or repetition, both owners told, a restricted side named by agency
+    only, deconfliction, and a second pass that creates nothing and leaves decisions alone."""
+    de = make_actor("anna", "DE-BKA", "officer", "DE")
+    it = make_actor("luca", "IT-DCSA", "officer", "IT")
+    fr = make_actor("eloi", "FR-DCPJ", "officer", "FR")
+    boss = make_actor("bea", "DE-BKA", "supervisor", "DE")
+    people = (
+        (de, "de-1", "Arben Hoxha", "1979-04-02", {"case_ref": "DE-OP-1"}),
+        (it, "it-1", "Li Wei", "1990-11-23", {}),
+        (
+            fr,
+            "fr-1",
+            "Marcel Dubois",
+            "1961-07-15",
+            {"case_ref": "FR-OP-9", "restrictions": {"allow_agencies": ["FR-DCPJ"]}},
+        ),
+    )
+    ids = {}
+    for actor, sid, name, born, envelope in people:
+        row = suspect(sid, name, **envelope)
+        row["properties"]["birthDate"] = [born]
+        ids[sid] = client.post("/api/v1/records", json=row, headers=actor.headers).json()[
+            "record_id"
+        ]
+    with node.engine.begin() as conn:
+        assert conn.execute(select(func.count()).select_from(hits)).scalar_one() == 0
+        loaded = store.get_many(conn, ids.values())
+        de1, it1, fr1 = (loaded[ids[s]] for s in ("de-1", "it-1", "fr-1"))
+        pairs = [Match(de1, it1, 0.95, []), Match(fr1, de1, 0.91, []), Match(it1, de1, 0.97, [])]
+        first = record_hits(conn, pairs, "batch", node.name)
+    assert [h.created for h in first] == [True, True, True] and first[0].id == first[2].id
+    with node.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(hits)).scalar_one() == 2
+    notes = {
+        a.principal.agency: client.get("/api/v1/notifications", headers=a.headers).json()
+        for a in (de, it, fr)
+    }
+    assert sorted(n["kind"] for n in notes["DE-BKA"]) == ["deconfliction", "hit", "hit"]
+    assert sorted(n["kind"] for n in notes["FR-DCPJ"]) == ["deconfliction", "hit"]
+    assert [n["kind"] for n in notes["IT-DCSA"]] == ["hit"]
+    told_de = " ".join(n["text"] for n in notes["DE-BKA"])
+    assert "FR-DCPJ" in told_de and "Dubois" not in told_de and "FR-OP-9" not in told_de
+    de_fr = next(h for h in first[:2] if h.id != first[0].id)
+    with node.engine.begin() as conn:
+        hits_module.decide(conn, boss.principal, de_fr.id, hits_module.Status.rejected, "twins")
+        again = record_hits(
+            conn, [Match(de1, it1, 0.99, []), Match(de1, fr1, 0.99, [])], "batch", node.name
+        )
+        scores = dict(conn.execute(select(hits.c.id, hits.c.score)).all())
+        colours = dict(conn.execute(select(hits.c.id, hits.c.colour)).all())
+    assert [h.created for h in again] == [False, False]
+    assert [h.id for h in again] == [first[0].id, de_fr.id]
+    assert scores == {first[0].id: 0.99, de_fr.id: 0.91}
+    assert colours[de_fr.id] == "green"
+    assert len(client.get("/api/v1/notifications", headers=it.headers).json()) == 1

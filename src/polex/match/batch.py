@@ -13,9 +13,12 @@ them."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -25,11 +28,14 @@ from polex.audit import log as audit
 from polex.match import features, linkage, model_store
 from polex.match.hits import Match, record_hits
 from polex.store import records as store
+from polex.store.db import make_engine
 
 DEFAULT_SCHEMATA = ("Person",)
 # Bumped when the comparable columns change: a model trained on other columns is retrained.
 FEATURES_VERSION = 2
 ACTOR = "system:crossmatch-batch"
+# Records above which the export is shared among one process per core.
+PARALLEL_FROM = 50_000
 
 
 class BatchRefused(ValueError):
@@ -46,24 +52,86 @@ class BatchReport:
     model_version: int | None = None
     trained: bool = False
     seconds: float = 0.0
+    # wall seconds of each phase: export, train, predict, hits
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, phase: str, since: float) -> float:
+        now = time.perf_counter()
+        self.phases[phase] = round(self.phases.get(phase, 0.0) + now - since, 2)
+        return now
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def _entities(
-    engine: Engine, schemata: Sequence[str], database: str | None
+    engine: Engine,
+    schemata: Sequence[str],
+    database: str | None,
+    start: str = "",
+    stop: str | None = None,
 ) -> Iterator[features.Entity]:
     with engine.connect() as conn:
-        for found in store.scan_properties(conn, schemata=schemata, database=database):
-            yield features.Entity(*found)
+        found = store.scan_properties(
+            conn, schemata=schemata, database=database, start=start, stop=stop
+        )
+        for entity in found:
+            yield features.Entity(*entity)
+
+
+def _shard(
+    url: str, schemata: Sequence[str], database: str | None, start: str, stop: str | None
+) -> pa.Table:
+    """One id range of the export, in a worker process with its own connection."""
+    engine = make_engine(url)
+    try:
+        return features.frame(_entities(engine, schemata, database, start, stop))
+    finally:
+        engine.dispose()
+
+
+def _bounds(shards: int) -> list[tuple[str, str | None]]:
+    """Id ranges covering every string: record ids are ``r`` and hex digits of a hash, so
+    ranges on the first digit are about equal."""
+    cuts = [f"r{(i * 16) // shards:x}" for i in range(1, shards)]
+    return list(zip(["", *cuts], [*cuts, None], strict=True))
+
+
+def _workers(engine: Engine, records: int) -> int:
+    """Processes to derive the columns with: one per core for a large export of a database
+    other processes can open; at or below ``PARALLEL_FROM`` records starting them costs more
+    than it saves."""
+    url = engine.url
+    in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+    if in_memory or records <= PARALLEL_FROM:
+        return 1
+    return min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 16)
 
 
 def export(
-    engine: Engine, schemata: Sequence[str] = DEFAULT_SCHEMATA, database: str | None = None
+    engine: Engine,
+    schemata: Sequence[str] = DEFAULT_SCHEMATA,
+    database: str | None = None,
+    workers: int | None = None,
 ) -> pa.Table:
-    """The node's live records of these schemata as comparable columns."""
-    return features.frame(_entities(engine, schemata, database))
+    """The node's live records of these schemata as comparable columns, in id order.
+
+    Deriving the columns (latinising names, their phonetic keys, identifier keys) is Python,
+    one core's work per record: a large export is read in id ranges by ``workers`` processes
+    (default: one per core when there are more than ``PARALLEL_FROM`` records)."""
+    if workers is None:
+        with engine.connect() as conn:
+            workers = _workers(engine, store.count_live(conn, schemata=schemata, database=database))
+    if workers <= 1:
+        return features.frame(_entities(engine, schemata, database))
+    url = engine.url.render_as_string(hide_password=False)
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
+        parts = [
+            pool.submit(_shard, url, list(schemata), database, start, stop)
+            for start, stop in _bounds(2 * workers)
+        ]
+        return pa.concat_tables([part.result() for part in parts])
 
 
 def _scope(schemata: Sequence[str], database: str | None) -> dict[str, Any]:
@@ -113,6 +181,7 @@ def run(
     started = time.perf_counter()
     table = export(engine, schemata, database)
     report = BatchReport(records=table.num_rows)
+    lap = report.lap("export", started)
     report.owners = len(set(table.column("owner").to_pylist()))
     if report.owners < 2:
         if train:
@@ -129,12 +198,16 @@ def run(
     if train or model is None or model.scope.get("features") != FEATURES_VERSION:
         linker = linkage.linker(db_api, table)
         model, report.trained = _train(engine, linker, table, scope, actor, u_max_pairs), True
+        lap = report.lap("train", lap)
     else:
         linker = linkage.linker(db_api, table, model.settings)
     report.model_version = model.version
     predictions = linkage.predict(linker, threshold)
+    lap = report.lap("predict", lap)
     for chunk in linkage.pairs(linker, predictions, model.settings):
+        lap = report.lap("predict", lap)
         created, existing = _write_hits(engine, node, chunk)
+        lap = report.lap("hits", lap)
         report.pairs += len(chunk)
         report.hits_created += created
         report.hits_existing += existing

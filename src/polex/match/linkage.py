@@ -232,6 +232,42 @@ def model_dict(linker: Linker) -> dict[str, Any]:
     return dict(linker.misc.save_model_to_json())
 
 
+# What a trained model learnt, level by level; everything else is rendered from the code.
+_LEARNT = ("m_probability", "u_probability")
+
+
+class ModelMismatch(ValueError):
+    """A saved model whose comparisons are not the ones this code builds (another
+    FEATURES_VERSION): it cannot be rendered for another backend, only retrained."""
+
+
+def for_dialect(model: dict[str, Any], dialect: str) -> dict[str, Any]:
+    """A saved model as SQL of another backend (``duckdb``, ``spark``, ...): the comparisons
+    and blocking rules rendered from polex's own creators for that dialect, with the saved
+    model's prior and every level's m and u. A model keeps the SQL of the backend it was
+    trained on (Jaro-Winkler is ``jaro_winkler_similarity`` in DuckDB and a Scala UDF on
+    Spark), so this is how one trained model runs on either."""
+    rendered = settings().create_settings_dict(dialect)
+    saved = model["comparisons"]
+    if [c["output_column_name"] for c in saved] != [
+        c["output_column_name"] for c in rendered["comparisons"]
+    ]:
+        raise ModelMismatch("model: its comparisons are not this version's; retrain it")
+    for mine, theirs in zip(rendered["comparisons"], saved, strict=True):
+        ours, learnt = mine["comparison_levels"], theirs["comparison_levels"]
+        if [lv.get("label_for_charts") for lv in ours] != [
+            lv.get("label_for_charts") for lv in learnt
+        ]:
+            raise ModelMismatch(
+                f"model: comparison {mine['output_column_name']!r} has other levels; retrain it"
+            )
+        for level, trained in zip(ours, learnt, strict=True):
+            level.update({k: trained[k] for k in _LEARNT if k in trained})
+    rendered["probability_two_random_records_match"] = model["probability_two_random_records_match"]
+    rendered["sql_dialect"] = dialect
+    return rendered
+
+
 @dataclass(frozen=True)
 class Level:
     label: str
@@ -306,7 +342,8 @@ def _features(values: dict[str, Any], explain: dict[str, list[Level]]) -> list[F
 
 
 def linker(db_api: DatabaseAPI, table: pa.Table, model: dict[str, Any] | None = None) -> Linker:
-    """A linker over the comparable columns, one input per owner; untrained or a saved model."""
+    """A linker over the comparable columns, one input per owner; untrained, or a saved model
+    rendered for this backend's SQL (whichever backend trained it)."""
     owners = sorted(set(table.column("owner").to_pylist()))
     frames = [
         db_api.register(
@@ -316,4 +353,6 @@ def linker(db_api: DatabaseAPI, table: pa.Table, model: dict[str, Any] | None = 
         )
         for i, owner in enumerate(owners)
     ]
+    if model is not None:
+        model = for_dialect(model, db_api.sql_dialect.sql_dialect_str)
     return Linker(frames, model if model is not None else settings(), log_level=None)

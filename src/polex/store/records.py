@@ -306,17 +306,41 @@ def scan(
         after = rows[-1].id
 
 
+def _live(schemata: Sequence[str] | None, database: str | None) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [records.c.deleted.is_(False)]
+    if schemata:
+        where.append(records.c.schema.in_(list(schemata)))
+    if database:
+        where.append(records.c.database == database)
+    return where
+
+
+def count_live(
+    conn: Connection, *, schemata: Sequence[str] | None = None, database: str | None = None
+) -> int:
+    """How many live records (of these schemata, in this database) there are."""
+    query = select(func.count()).select_from(records).where(*_live(schemata, database))
+    return int(conn.execute(query).scalar_one())
+
+
 def scan_properties(
     conn: Connection,
     *,
     schemata: Sequence[str] | None = None,
     database: str | None = None,
+    start: str = "",
+    stop: str | None = None,
     batch: int = 10_000,
 ) -> Iterable[tuple[str, str, str, dict[str, list[str]]]]:
     """(id, owner, schema, properties) of every live record, as ``scan`` orders and filters
-    them: what a whole-database matcher compares, read without building each record's
-    envelope (which costs more than the comparison columns at a million records)."""
+    them, with ids from ``start`` up to (not including) ``stop``: what a whole-database
+    matcher compares, read in shards without building each record's envelope (which costs
+    more than the comparison columns at a million records)."""
     where: list[ColumnElement[bool]] = [records.c.deleted.is_(False)]
+    if start:
+        where.append(records.c.id >= start)
+    if stop is not None:
+        where.append(records.c.id < stop)
     if schemata:
         where.append(records.c.schema.in_(list(schemata)))
     if database:
