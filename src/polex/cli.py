@@ -86,6 +86,17 @@ def init(
 
 
 @app.command()
+def migrate(home: HomeOpt = None) -> None:
+    """Bring the node's database to this version's schema (run once after an upgrade, before
+    the workers start)."""
+    from polex.store.db import create_schema
+
+    node = node_at(home)
+    create_schema(node.engine)
+    console.print(f"node {node.name}: database at the current schema")
+
+
+@app.command()
 def serve(
     home: HomeOpt = None,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
