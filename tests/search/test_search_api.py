@@ -60,6 +60,30 @@ def loaded(client: TestClient, make_actor):  # type: ignore[no-untyped-def]
     return de, it
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("Мухаммед аль-Хасан", "de-2"),  # Cyrillic for a record written in Latin
+        ("محمد الحسن", "de-2"),
+        ("张伟", "de-3"),
+    ],
+)
+def test_a_name_in_one_script_finds_it_in_another(
+    client: TestClient, loaded, query: str, expected: str
+) -> None:  # type: ignore[no-untyped-def]
+    de, _ = loaded
+    arabic = person("de-5", "محمد الحسن", "1975-01-02", "sy")
+    assert client.post("/api/v1/records", json=arabic, headers=de.headers).status_code == 201
+    answer = client.post(
+        "/api/v1/search", json={"q": query, "purpose": PURPOSE}, headers=de.headers
+    )
+    assert answer.status_code == 200, answer.text
+    found = [h["source_id"] for h in answer.json()["hits"][:3]]
+    assert expected in found, (query, found)
+    if query.startswith("Мухаммед"):  # two non-Latin scripts: Cyrillic finds the Arabic record
+        assert "de-5" in found, found
+
+
 def test_search_without_purpose_is_refused(client: TestClient, loaded) -> None:  # type: ignore[no-untyped-def]
     de, _ = loaded
     answer = client.post("/api/v1/search", json={"q": "Ivanov"}, headers=de.headers)

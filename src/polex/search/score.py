@@ -229,7 +229,16 @@ def name_similarity(a: str, b: str, weight: TokenWeight) -> tuple[float, str]:
     ta, tb = name_tokens(a), name_tokens(b)
     if not ta or not tb:
         return 0.0, ""
-    return token_set_similarity(ta, tb, weight, _transliterated(a) != _transliterated(b))
+    return token_set_similarity(ta, tb, weight, _across_scripts(a, b))
+
+
+def _across_scripts(a: str, b: str) -> bool:
+    """Whether the two names were written in different scripts, one of them a script whose
+    Latin spellings vary: then a vowel the other script does not write is no typo. Two
+    non-Latin scripts count too (Мухаммед аль-Хасан ~ محمد الحسن); one script does not."""
+    if not (_transliterated(a) or _transliterated(b)):
+        return False
+    return text_scripts(a) - SETTLED_SCRIPTS != text_scripts(b) - SETTLED_SCRIPTS
 
 
 @lru_cache(maxsize=100_000)
