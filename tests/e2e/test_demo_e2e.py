@@ -172,6 +172,8 @@ def test_the_other_stories_are_found_as_docs_demo_tells(demo: Demo) -> None:
     hits = demo.search("de-bka.officer", "Mohamed El-Hassan", federated=True)
     assert captions(hits) == {"DE-BKA": "Mohamed El-Hassan", "UA-NPU": "Мухаммед аль-Хасан"}
     assert ("EG-NCB", "GLOBAL") in restricted(hits)
+    hits = demo.search("ua-npu.officer", "Мухаммед аль-Хасан", federated=True)
+    assert ("EG-NCB", "GLOBAL") in restricted(hits)  # Cyrillic finds the Arabic record
     # 3. a network whose members both organisations know
     hits = demo.search("de-bka.analyst", "Kemal Aydin", federated=True)
     assert captions(hits)["DE-BKA"] == "Kemal Aydin"
