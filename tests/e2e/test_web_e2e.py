@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 from browser import Session, User, free_ports, needs_chromium, wait_healthy
 
@@ -68,6 +69,7 @@ def provision(home: Path) -> tuple[dict[str, User], str]:
             ("sven", "DE-BKA", "supervisor"),
             ("adam", "DE-BKA", "admin"),
             ("olga", "DE-BKA", "officer"),
+            ("kim", "DE-BKA", "officer"),
         ):
             password = f"{username}-correct-horse-battery"
             new = accounts.add_user(conn, username, agency, role, password=password)
@@ -78,6 +80,22 @@ def provision(home: Path) -> tuple[dict[str, User], str]:
             principals["luca"],
             person("it-77", "Sergei Ivanov", "1980-05-17", "ru"),
         )
+        for sid, schema, props in (
+            ("it-g1", "Organization", {"name": ["Solntsevskaya Bratva"]}),
+            ("it-m1", "Membership", {"member": ["it-77"], "organization": ["it-g1"]}),
+        ):
+            service.create(
+                conn,
+                principals["luca"],
+                service.RecordInput.model_validate(
+                    {
+                        "id": sid,
+                        "schema": schema,
+                        "properties": props,
+                        "polex": {"database": "intelligence", "handling": "H1"},
+                    }
+                ),
+            )
         service.create(
             conn,
             principals["anna"],
@@ -154,6 +172,9 @@ def test_officer_to_dpo_story(server: Server, chromium: Any) -> None:
     page.wait_for_url(f"**/records/{server.record_id}")
     assert "Read under the purpose" in page.content()
     assert "IT-DCSA" in page.locator("#owner-h + table").inner_text()
+    assert "belongs to: Solntsevskaya Bratva" in " ".join(
+        page.locator("#links-h + ul").inner_text().split()
+    )
     anna.shot("record")
 
     # a message about it to the owner agency
@@ -311,4 +332,68 @@ def test_core_flows_work_without_javascript(server: Server, chromium: Any) -> No
     page.get_by_role("button", name="Send").click()
     page.wait_for_url("**/messages/*?notice=sent")
     assert "Seen again today." in page.content()
+    session.close()
+
+
+def _tab_to(page: Any, element_id: str, limit: int = 60) -> list[str]:
+    """Press Tab until the element has the focus; returns the ids focused on the way. Each
+    focused element must show where the focus is (WCAG 2.4.7)."""
+    seen: list[str] = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => { const e = document.activeElement; const s = getComputedStyle(e);"
+            " return [e.id || e.textContent.trim().slice(0, 40), s.outlineStyle, s.boxShadow]; }"
+        )
+        seen.append(focused[0])
+        assert focused[1] != "none" or focused[2] != "none", f"no focus indicator on {focused[0]}"
+        if focused[0] == element_id:
+            return seen
+    raise AssertionError(f"Tab never reached #{element_id}: {seen}")
+
+
+def test_the_officer_journey_works_from_the_keyboard_alone(server: Server, chromium: Any) -> None:
+    """Log in, state the purpose, search, open the record and skip the navigation, pressing
+    only Tab, Shift+Tab, typing and Enter: the order follows the page, every stop shows the
+    focus."""
+    user = server.users["kim"]
+    session = Session(chromium, server)
+    page = session.page
+    session.go("/login")
+    keys = page.keyboard
+    assert page.evaluate("document.activeElement.id") == "username"  # autofocus
+    keys.type(user.username)
+    assert _tab_to(page, "password") == ["password"]
+    keys.type(user.password)
+    assert _tab_to(page, "code") == ["code"]
+    keys.type(pyotp.TOTP(user.totp_secret).now())
+    keys.press("Enter")
+    page.wait_for_url("**/search")
+
+    focused = "document.activeElement.id"
+    assert page.evaluate(focused) == "q"  # the search box has the focus: type at once
+    keys.press("Shift+Tab")
+    assert page.evaluate(focused) == "case_ref"
+    keys.press("Shift+Tab")
+    assert page.evaluate(focused) == "purpose"  # the purpose comes first, above the box
+    keys.type(PURPOSE)
+    assert _tab_to(page, "q") == ["case_ref", "q"]
+    keys.type("Сергей Иванов")
+    keys.press("Enter")
+    page.get_by_role("link", name="Sergei Ivanov").wait_for()
+    for _ in range(60):
+        keys.press("Tab")
+        if page.evaluate("document.activeElement.textContent.trim()") == "Sergei Ivanov":
+            break
+    else:
+        raise AssertionError("Tab never reached the hit")
+    keys.press("Enter")
+    page.wait_for_url(f"**/records/{server.record_id}")
+    assert "Read under the purpose" in page.content()
+
+    session.go("/messages")  # a page without a form: the first Tab offers to skip the menu
+    keys.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Skip to content"
+    keys.press("Enter")
+    assert page.evaluate(focused) == "main"
     session.close()
