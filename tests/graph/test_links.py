@@ -167,3 +167,36 @@ def test_an_import_resolves_edges_listed_before_their_ends(
     assert [(x["relation"], x["caption"]) for x in links(client, pid, anna.headers)] == [
         ("belongs to", "Black Wolves")
     ]
+
+
+def test_a_confirmed_identity_is_a_link_coloured_as_decided(client: TestClient, make_actor) -> None:
+    anna = make_actor("anna", "DE-BKA", country="DE")
+    sven = make_actor("sven", "DE-BKA", "supervisor", country="DE")
+    luca = make_actor("luca", "IT-DCSA", country="IT")
+    ours = entity("de-1", "Person", "intelligence", name=["Arben Hoxha"], birthDate=["1979-04-02"])
+    theirs = entity("it-1", "Person", "intelligence", name=["Arben Hoxa"], birthDate=["1979-04-02"])
+    theirs["polex"]["restrictions"] = {"allow_agencies": ["IT-DCSA"]}
+    it_id = create_all(client, [theirs], luca.headers)["it-1"]
+    de_id = create_all(client, [ours], anna.headers)["de-1"]
+    hit_id = client.get("/api/v1/hits", headers=anna.headers).json()["items"][0]["id"]
+    assert links(client, de_id, anna.headers) == []  # pending: a hit, not yet a link
+    for body, relation in (
+        ({"decision": "confirmed"}, "Same person (confirmed)"),
+        (
+            {"decision": "confirmed", "fraudulent": True},
+            "Same person under a false identity (confirmed)",
+        ),
+        ({"decision": "rejected"}, None),
+    ):
+        decided = client.post(f"/api/v1/hits/{hit_id}/decision", json=body, headers=sven.headers)
+        assert decided.status_code == 200, decided.text
+        shown = links(client, de_id, anna.headers)
+        if relation is None:
+            assert shown == []
+            continue
+        # the Italian record is restricted to its owner: the link says whom to contact
+        assert [(x["relation"], x["restricted"], x["owner"], x["caption"]) for x in shown] == [
+            (relation, True, "IT-DCSA", None)
+        ]
+        full = links(client, it_id, luca.headers)
+        assert [(x["relation"], x["caption"]) for x in full] == [(relation, "Arben Hoxha")]

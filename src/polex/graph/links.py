@@ -1,4 +1,5 @@
-"""A record's neighbourhood as its reader may see it.
+"""A record's neighbourhood as its reader may see it: the entities it names and that name it,
+and the records a supervisor confirmed to be the same person (the MID's white and red links).
 
 A link is shown in full only where the policy gives the reader a full view of the linked
 record; where it gives a hit view, the reader learns that a linked record exists and whom to
@@ -16,6 +17,7 @@ from sqlalchemy import Connection, select
 from polex.access.policy import View, record_views
 from polex.access.principal import Principal
 from polex.graph.tables import record_refs
+from polex.match.hits import Colour, confirmed_links
 from polex.model.envelope import Database
 from polex.model.ftm import model
 from polex.model.record import Record
@@ -73,9 +75,20 @@ def _incoming(conn: Connection, record: Record) -> list[tuple[str, str]]:
     return [(r.record_id, r.property) for r in rows]
 
 
+IDENTITY = {
+    Colour.white: "Same person (confirmed)",
+    Colour.red: "Same person under a false identity (confirmed)",
+}
+
+
 def _pairs(conn: Connection, record: Record) -> list[tuple[str, Record, Record | None]]:
     """(relation, linked record, edge record read through) for every link of the record."""
     out: list[tuple[str, Record, Record | None]] = []
+    identities = confirmed_links(conn, record.id)
+    same = store.get_many(conn, {rid for rid, _ in identities})
+    for rid, colour in identities:
+        if rid in same and not same[rid].deleted and colour in IDENTITY:
+            out.append((IDENTITY[colour], same[rid], None))
     outgoing = _outgoing(conn, record)
     targets = _resolve(conn, record.owner, (ref for _, ref in outgoing))
     for prop, ref in outgoing:

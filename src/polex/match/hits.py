@@ -391,14 +391,18 @@ def decide(
     return get_hit(conn, principal, hit_id)
 
 
-def confirmed_links(conn: Connection) -> list[tuple[str, str, str]]:
-    """Confirmed same-entity links (record, record, colour): what link analysis builds on."""
+def confirmed_links(conn: Connection, record_id: str) -> list[tuple[str, Colour]]:
+    """The records a supervisor confirmed to be the same entity as this one, with the link's
+    colour (white, or red for a fraudulent identity): what link analysis builds on."""
     rows = conn.execute(
         select(hits.c.record_a, hits.c.record_b, hits.c.colour).where(
-            hits.c.status == Status.confirmed.value
+            hits.c.status == Status.confirmed.value,
+            (hits.c.record_a == record_id) | (hits.c.record_b == record_id),
         )
     ).all()
-    return [(r.record_a, r.record_b, r.colour) for r in rows]
+    return [
+        (r.record_b if r.record_a == record_id else r.record_a, Colour(r.colour)) for r in rows
+    ]
 
 
 def notifications_for(conn: Connection, agency: str, limit: int = 50) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ hits = Table(
     UniqueConstraint("record_a", "record_b", name="uq_hits_pair"),
     Index("ix_hits_owner_a", "owner_a", "status"),
     Index("ix_hits_owner_b", "owner_b", "status"),
+    Index("ix_hits_record_b", "record_b"),  # a record's hits: record_a leads the pair key
 )
 
 match_queue = Table(

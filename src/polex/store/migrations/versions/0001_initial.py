@@ -160,6 +160,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_hits_owner_a", "hits", ["owner_a", "status"], unique=False)
     op.create_index("ix_hits_owner_b", "hits", ["owner_b", "status"], unique=False)
+    op.create_index("ix_hits_record_b", "hits", ["record_b"], unique=False)
     op.create_table(
         "match_models",
         sa.Column("version", sa.Integer(), autoincrement=True, nullable=False),
@@ -545,6 +546,7 @@ def downgrade() -> None:
     op.drop_table("message_attachments")
     op.drop_table("match_queue")
     op.drop_table("match_models")
+    op.drop_index("ix_hits_record_b", table_name="hits")
     op.drop_index("ix_hits_owner_b", table_name="hits")
     op.drop_index("ix_hits_owner_a", table_name="hits")
     op.drop_table("hits")
