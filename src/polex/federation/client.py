@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -22,6 +24,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 # Headers and body go out in separate writes: without this, Nagle's algorithm holds the body
 # back until the partner acknowledges the headers, which costs tens of milliseconds a request.
 NO_DELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+# httpcore's trace event once a request is written and its answer awaited
+SENT_EVENT = "http11.receive_response_headers.started"
 
 
 @dataclass
@@ -37,19 +41,30 @@ class PartnerClient:
         path: str,
         body: bytes = b"",
         timeout: float | httpx.Timeout | None = None,
+        on_sent: Callable[[], None] | None = None,
     ) -> httpx.Response:
         """Send a signed request; raises httpx errors when the partner cannot be reached, and
-        ssl errors (as httpx.ConnectError) when it is not the pinned partner."""
+        ssl errors (as httpx.ConnectError) when it is not the pinned partner. ``on_sent`` is
+        called once the request is on the wire and the answer is awaited."""
         headers = sign_request(
             self.signing_key, method, path, self.local_node, self.link.node, body
         )
         headers["content-type"] = "application/json"
+        extensions: dict[str, Any] = {}
+        if on_sent is not None:
+
+            def trace(event: str, _info: dict[str, Any]) -> None:
+                if event == SENT_EVENT:
+                    on_sent()
+
+            extensions["trace"] = trace
         return self.http.request(
             method,
             path,
             content=body,
             headers=headers,
             timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+            extensions=extensions,
         )
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -37,6 +38,7 @@ from polex.store import agencies
 
 DEFAULT_DEADLINE = 3.0
 GRACE = 0.25  # past the HTTP timeout, for the answer to be read and parsed
+SEND_WAIT = 0.1  # at most this long for the requests to be written before the local search
 AGENCY_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
 
 
@@ -162,17 +164,25 @@ def _asks(link: Link, query: SearchQuery) -> bool:
     return bool(shared if wanted is None else shared & wanted)
 
 
-def _ask(fed: Federation, link: Link, body: bytes, seconds: float) -> PartnerAnswer:
+def _ask(
+    fed: Federation, link: Link, body: bytes, seconds: float, sent: threading.Event
+) -> PartnerAnswer:
     started = time.perf_counter()
     try:
         response = fed.clients.for_link(link).request(
-            "POST", "/federation/v1/search", body, timeout=httpx.Timeout(seconds)
+            "POST",
+            "/federation/v1/search",
+            body,
+            timeout=httpx.Timeout(seconds),
+            on_sent=sent.set,
         )
     except httpx.TimeoutException:
         return PartnerAnswer(link.node, "timeout", detail=f"no answer within {seconds:g} s")
     except httpx.HTTPError as exc:
         fed.contact(link.node, f"{link.node} unreachable: {exc}")
         return PartnerAnswer(link.node, "unreachable", detail=exc.__class__.__name__)
+    finally:
+        sent.set()
     took = (time.perf_counter() - started) * 1000
     if response.status_code != 200:
         detail = f"{response.status_code}: {response.text[:200]}"
@@ -215,8 +225,18 @@ class FanOut:
             }
         ).encode()
         pool = ThreadPoolExecutor(max_workers=len(partners), thread_name_prefix="polex-fedsearch")
-        self.futures = {pool.submit(_ask, fed, link, body, self.seconds): link for link in partners}
+        sent = [threading.Event() for _ in partners]
+        self.futures = {
+            pool.submit(_ask, fed, link, body, self.seconds, event): link
+            for link, event in zip(partners, sent, strict=True)
+        }
         pool.shutdown(wait=False)
+        # Let the requests leave before the caller's local search takes the interpreter: a
+        # request thread waiting for the GIL behind a CPU-bound search would go out only after
+        # it, and the partners would search one after the other instead of alongside.
+        until = time.monotonic() + min(SEND_WAIT, self.seconds)
+        for event in sent:
+            event.wait(max(until - time.monotonic(), 0.0))
 
     def answers(self) -> list[PartnerAnswer]:
         left = self.seconds + GRACE - (time.monotonic() - self.started)
