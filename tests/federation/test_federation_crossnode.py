@@ -11,12 +11,14 @@ from fedkit import Pair, person, user, wait_for
 from sqlalchemy import select
 
 from polex.audit.tables import audit_log
-from polex.federation import links
+from polex.federation import links, offers
 from polex.federation.sharing import parse_shares
-from polex.federation.tables import federation_crossmatch
 from polex.match import hits as hits_api
 from polex.match.tables import hits, notifications
+from polex.model.envelope import Database
+from polex.node import importer
 from polex.node.home import Node
+from polex.node.sources import open_source
 
 
 def hit_rows(node: Node) -> list[dict[str, object]]:
@@ -63,8 +65,8 @@ def test_no_hit_where_the_partner_does_not_match(pair: Pair) -> None:
     anna = user(pair.a.node, "anna", "DE-BKA", "DE")
     person(pair.b.node, pierre, "fr-1", "Sergei Ivanov", "1980-05-17")
     person(pair.a.node, anna, "de-1", "Sergej Ivanov", "1980-05-17")
-    last = person(pair.a.node, anna, "de-2", "Sergej Iwanow", "1980-05-17")
-    wait_for(lambda: _offered(pair) == last, what="A to have offered its records")
+    person(pair.a.node, anna, "de-2", "Sergej Iwanow", "1980-05-17")
+    wait_for(lambda: _queued(pair) == [], what="A to have offered its records, or none")
     assert hit_rows(pair.b.node) == [] and hit_rows(pair.a.node) == []
 
 
@@ -138,10 +140,30 @@ def test_a_full_grant_shares_the_evidence(pair: Pair) -> None:
         assert any(f["detail"] for f in hit["explanation"])
 
 
-def _offered(pair: Pair) -> str | None:
+def _queued(pair: Pair) -> list[str]:
     with pair.a.node.engine.connect() as conn:
-        return conn.execute(
-            select(federation_crossmatch.c.record_id).where(
-                federation_crossmatch.c.node == "NODE-B"
-            )
-        ).scalar()
+        return offers.pending(conn, "NODE-B", 100)
+
+
+def test_an_imported_record_is_offered_once_its_import_commits(pair: Pair, tmp_path: Any) -> None:
+    """The import's own transaction queues its records for the partner, however long it runs
+    (a cursor over write times would have passed them before they committed)."""
+    pierre = user(pair.b.node, "pierre", "FR-DCPJ", "FR")
+    user(pair.a.node, "anna", "DE-BKA", "DE")
+    theirs = person(pair.b.node, pierre, "fr-1", "Sergei Ivanov", "1980-05-17")
+    path = tmp_path / "de.jsonl"
+    row = {
+        "id": "de-7",
+        "schema": "Person",
+        "properties": {"name": ["Sergej Ivanov"], "birthDate": ["1980-05-17"]},
+        "polex": {"subject_category": "suspect"},
+    }
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    with pair.a.node.engine.begin() as conn:
+        actor = importer.import_actor(conn, pair.a.node.name, "DE-BKA", None)
+    options = importer.ImportOptions(database=Database.intelligence, agency="DE-BKA", actor=actor)
+    assert importer.import_rows(pair.a.node.engine, open_source(path), options).imported == 1
+    wait_for(lambda: len(hit_rows(pair.b.node)) == 1, what="B's hit on the imported record")
+    (hit,) = hit_rows(pair.b.node)
+    assert theirs in {hit["record_a"], hit["record_b"]}
+    assert _queued(pair) == []

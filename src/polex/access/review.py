@@ -20,6 +20,7 @@ from polex.access.policy import PolicyRefused, may_purge, may_review
 from polex.access.principal import Principal, Role
 from polex.access.tables import compliance_units
 from polex.audit import log as audit
+from polex.federation import offers
 from polex.graph import refs
 from polex.model.envelope import REVIEW_YEARS, Database, ReviewStatus
 from polex.model.record import Record
@@ -304,6 +305,7 @@ def approve(
         status=ReviewStatus.approved,
         review_at=next_review,
     )
+    offers.enqueue(conn, [updated.id])  # now it may be offered to partners
     audit.append(
         conn,
         actor=principal.actor,

@@ -31,7 +31,7 @@ from polex.federation.errors import LinkError
 from polex.federation.identity import NodeLike
 from polex.federation.sharing import Sharing, default_sharing
 from polex.federation.signing import document_signed_by, sign_document
-from polex.federation.tables import federation_crossmatch, federation_links, federation_offers
+from polex.federation.tables import federation_links, federation_offers
 from polex.store.metadata import utcnow
 
 KIND = "polex-link-offer"
@@ -198,10 +198,6 @@ def accept_offer(
     }
     if existing is None:
         conn.execute(insert(federation_links).values(node=partner, **values))
-        # cross-node matching starts with the records written from now on
-        conn.execute(
-            insert(federation_crossmatch).values(node=partner, written_at=utcnow(), record_id="")
-        )
     else:
         conn.execute(
             update(federation_links).where(federation_links.c.node == partner).values(**values)

@@ -1,7 +1,7 @@
 """Cross-node hits: this node's new and changed records matched against linked partners'.
 
 Both nodes take part only while each grants ``crossmatch`` to the other. The relay offers each
-partner the records written since the last one it offered, where this node shares the record's
+partner the records every write path queues for it (offers.py), where this node shares the record's
 database with the partner and the owner's rules let the partner's users at least learn that the
 record exists: a record kept from partners (H2 without permission, not approved) or carrying a
 deny-list that may name the partner's agencies stays home. Each offered record says what the
@@ -21,21 +21,20 @@ evidence where it was disclosed)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection
 
 from polex.access.policy import View, record_view
 from polex.access.principal import partner_principal
 from polex.audit import log as audit
+from polex.federation import offers
 from polex.federation.errors import Refused
 from polex.federation.links import Link
 from polex.federation.service import Federation
 from polex.federation.sharing import Mode
-from polex.federation.tables import federation_crossmatch
 from polex.match.crossmatch import CANDIDATES, REVIEW_THRESHOLD
 from polex.match.hits import record_hit
 from polex.model.envelope import Database, Envelope, ReviewStatus
@@ -48,9 +47,6 @@ from polex.store.metadata import utcnow
 
 BATCH = 100
 METHOD = "federated"
-# Records younger than this are offered on a later pass: a write whose transaction commits
-# after a younger one would otherwise fall behind the cursor.
-SETTLE = timedelta(seconds=2)
 
 
 class Offered(BaseModel):
@@ -193,21 +189,6 @@ def answer(conn: Connection, local_node: str, link: Link, request: Any) -> dict[
     return {"node": local_node, "matches": out}
 
 
-def _mark(conn: Connection, node: str) -> tuple[datetime | None, str]:
-    row = conn.execute(
-        select(federation_crossmatch).where(federation_crossmatch.c.node == node)
-    ).first()
-    return (row.written_at, row.record_id) if row else (None, "")
-
-
-def _advance(conn: Connection, node: str, record: Record) -> None:
-    c = federation_crossmatch.c
-    values = {"written_at": record.updated_at, "record_id": record.id}
-    if conn.execute(update(federation_crossmatch).where(c.node == node).values(**values)).rowcount:
-        return
-    conn.execute(insert(federation_crossmatch).values(node=node, **values))
-
-
 def _country(conn: Connection, agency: str) -> str:
     found = agencies.get(conn, agency)
     return found.country if found else "XX"
@@ -228,26 +209,29 @@ def _offer(record: Record, disclose: Mode, country: str) -> dict[str, Any]:
 
 
 def push(fed: Federation, link: Link) -> int:
-    """Offer the partner the records written since the last offer; record the hits it found.
-    Returns how many records were offered; raises httpx errors when the partner is away (the
-    same records are offered again next time)."""
+    """Offer the partner the records queued for it; record the hits it found. Returns how many
+    records were offered; raises httpx errors when the partner is away (the same records are
+    offered again next time)."""
+    with fed.engine.connect() as conn:
+        queued = offers.pending(conn, link.node, BATCH)
+    if not queued:
+        return 0
     if not (link.theirs.crossmatch and link.ours.crossmatch):
+        with fed.engine.begin() as conn:  # queued before one side withdrew its grant
+            offers.offered(conn, link.node, queued)
         return 0
     with fed.engine.connect() as conn:
-        after, after_id = _mark(conn, link.node)
-        written = store.changed_since(conn, after, after_id, BATCH, utcnow() - SETTLE)
-        offers: list[tuple[Record, Mode]] = []
-        for record in written:
-            disclose = disclosure(record, link, fed.name)
+        written = store.get_many(conn, queued)
+        offered: list[tuple[Record, Mode]] = []
+        for rid in queued:
+            disclose = disclosure(written[rid], link, fed.name) if rid in written else None
             if disclose is not None:
-                offers.append((record, disclose))
-        countries = {r.owner: _country(conn, r.owner) for r, _ in offers}
-    if not written:
-        return 0
+                offered.append((written[rid], disclose))
+        countries = {r.owner: _country(conn, r.owner) for r, _ in offered}
     matches: list[dict[str, Any]] = []
-    if offers:
+    if offered:
         body = json.dumps(
-            {"records": [_offer(r, mode, countries[r.owner]) for r, mode in offers]}
+            {"records": [_offer(r, mode, countries[r.owner]) for r, mode in offered]}
         ).encode()
         response = fed.clients.for_link(link).request("POST", "/federation/v1/match", body)
         if response.status_code == 403:
@@ -260,7 +244,7 @@ def push(fed: Federation, link: Link) -> int:
             )
         else:
             matches = response.json()["matches"]
-    disclosed = {r.id: (r, mode) for r, mode in offers}
+    disclosed = {r.id: (r, mode) for r, mode in offered}
     with fed.engine.begin() as conn:
         for m in matches:
             if m["record_id"] not in disclosed:
@@ -280,5 +264,5 @@ def push(fed: Federation, link: Link) -> int:
             record_hit(
                 conn, mine, stub, float(theirs["score"]), evidence, METHOD, fed.name, link.node
             )
-        _advance(conn, link.node, written[-1])
-    return len(offers)
+        offers.offered(conn, link.node, queued)
+    return len(offered)

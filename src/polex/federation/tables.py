@@ -65,11 +65,12 @@ federation_offers = Table(
     Column("created_at", Timestamp, nullable=False),
 )
 
-# Per partner: the last record write (time, id) offered to it for cross-node matching.
-federation_crossmatch = Table(
-    "federation_crossmatch",
+# Per partner: the records written since they were last offered to it for cross-node
+# matching, queued in the writer's own transaction (federation/offers.py).
+federation_offer_queue = Table(
+    "federation_offer_queue",
     metadata,
     Column("node", String(64), primary_key=True),
-    Column("written_at", Timestamp, nullable=False),
-    Column("record_id", String(40), nullable=False),
+    Column("record_id", String(40), primary_key=True),
+    Column("queued_at", Timestamp, nullable=False),
 )

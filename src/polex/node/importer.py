@@ -32,6 +32,7 @@ from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Ta
 from polex.access.accounts import AccountError, principal_for
 from polex.access.policy import READING_ROLES
 from polex.audit import log as audit
+from polex.federation import offers
 from polex.graph import refs
 from polex.graph.tables import record_refs
 from polex.match import crossmatch
@@ -417,7 +418,9 @@ class _Run:
         index.reindex(conn, changed)
         refs.rewrite(conn, changed)
         # matched against other owners' records after the commit, not row by row in the import
-        crossmatch.enqueue(conn, [*(p.record_id for p in new), *(r.id for r in changed)])
+        written = [*(p.record_id for p in new), *(r.id for r in changed)]
+        crossmatch.enqueue(conn, written)
+        offers.enqueue(conn, written)
 
 
 def import_rows(

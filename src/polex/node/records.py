@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 from polex.access.policy import READING_ROLES, View, record_view
 from polex.access.principal import Principal
 from polex.audit import log as audit
+from polex.federation import offers
 from polex.graph import links, refs
 from polex.match.crossmatch import crossmatch
 from polex.model.clean import caption, clean_properties
@@ -147,6 +148,7 @@ def create(conn: Connection, principal: Principal, data: RecordInput) -> Record:
     index.reindex(conn, [record])
     refs.rewrite(conn, [record])
     crossmatch(conn, record, principal.node)
+    offers.enqueue(conn, [record.id])
     audit.append(
         conn,
         actor=principal.actor,
@@ -201,6 +203,7 @@ def update(
     index.reindex(conn, [record])
     refs.rewrite(conn, [record])
     crossmatch(conn, record, principal.node)
+    offers.enqueue(conn, [record.id])
     audit.append(
         conn,
         actor=principal.actor,

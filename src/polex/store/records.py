@@ -355,19 +355,3 @@ def scan_properties(
         for row in rows:
             yield row.id, row.owner, row.schema, row.properties
         after = rows[-1].id
-
-
-def changed_since(
-    conn: Connection, after: datetime | None, after_id: str, limit: int, before: datetime
-) -> list[Record]:
-    """Records written after (``after``, ``after_id``) and before ``before``, in write order,
-    deleted ones included: a consumer that keeps the last pair it saw (federation's cross-node
-    matching) sees every write once, as long as no write commits later than ``before`` says."""
-    query = select(records).where(records.c.updated_at < before)
-    if after is not None:
-        query = query.where(
-            (records.c.updated_at > after)
-            | ((records.c.updated_at == after) & (records.c.id > after_id))
-        )
-    rows = conn.execute(query.order_by(records.c.updated_at, records.c.id).limit(limit)).all()
-    return [_to_record(r) for r in rows]

@@ -53,7 +53,6 @@ records = Table(
     Column("updated_at", Timestamp, nullable=False),
     UniqueConstraint("owner", "database", "source_id", name="uq_records_source"),
     Index("ix_records_database_owner", "database", "owner"),
-    Index("ix_records_written", "updated_at", "id"),
 )
 
 record_versions = Table(

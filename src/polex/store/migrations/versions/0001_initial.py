@@ -64,13 +64,6 @@ def upgrade() -> None:
     op.create_index("ix_audit_action_ts", "audit_log", ["action", "ts"], unique=False)
     op.create_index("ix_audit_actor_ts", "audit_log", ["actor", "ts"], unique=False)
     op.create_table(
-        "federation_crossmatch",
-        sa.Column("node", sa.String(length=64), nullable=False),
-        sa.Column("written_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("record_id", sa.String(length=40), nullable=False),
-        sa.PrimaryKeyConstraint("node", name=op.f("pk_federation_crossmatch")),
-    )
-    op.create_table(
         "federation_links",
         sa.Column("node", sa.String(length=64), nullable=False),
         sa.Column("endpoint", sa.String(length=500), nullable=False),
@@ -109,6 +102,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("node", "nonce", name=op.f("pk_federation_nonces")),
     )
     op.create_index("ix_federation_nonces_seen", "federation_nonces", ["seen_at"], unique=False)
+    op.create_table(
+        "federation_offer_queue",
+        sa.Column("node", sa.String(length=64), nullable=False),
+        sa.Column("record_id", sa.String(length=40), nullable=False),
+        sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("node", "record_id", name=op.f("pk_federation_offer_queue")),
+    )
     op.create_table(
         "federation_offers",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -434,7 +434,6 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_records_case_ref"), "records", ["case_ref"], unique=False)
     op.create_index("ix_records_database_owner", "records", ["database", "owner"], unique=False)
-    op.create_index("ix_records_written", "records", ["updated_at", "id"], unique=False)
     op.create_table(
         "users",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -516,7 +515,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_workspace_members_agency"), table_name="workspace_members")
     op.drop_table("workspace_members")
     op.drop_table("users")
-    op.drop_index("ix_records_written", table_name="records")
     op.drop_index("ix_records_database_owner", table_name="records")
     op.drop_index(op.f("ix_records_case_ref"), table_name="records")
     op.drop_table("records")
@@ -552,10 +550,10 @@ def downgrade() -> None:
     op.drop_table("hits")
     op.drop_table("federation_relay")
     op.drop_table("federation_offers")
+    op.drop_table("federation_offer_queue")
     op.drop_index("ix_federation_nonces_seen", table_name="federation_nonces")
     op.drop_table("federation_nonces")
     op.drop_table("federation_links")
-    op.drop_table("federation_crossmatch")
     op.drop_index("ix_audit_actor_ts", table_name="audit_log")
     op.drop_index("ix_audit_action_ts", table_name="audit_log")
     op.drop_table("audit_log")
