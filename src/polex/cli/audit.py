@@ -1,7 +1,7 @@
 """`polex audit verify|checkpoint|report|entries`: the node operator's and the DPO's tools.
 
 Everything here reads the database directly, as the operator of the node; each command is
-itself an audit entry (``cli:<login>``). cli.py mounts this group."""
+itself an audit entry (``cli:<login>``)."""
 
 from __future__ import annotations
 
@@ -10,44 +10,20 @@ import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
+
+from polex.cli.common import HomeOpt, JsonOpt, console, fail, node_at, print_json
 
 if TYPE_CHECKING:
-    from polex.node.home import Node
+    pass
 
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail.")
-console = Console(stderr=True, soft_wrap=True)
-
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", envvar="POLEX_HOME", help="Node home directory ($POLEX_HOME)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    console.print(f"error: {message}", markup=False, highlight=False)
-    raise typer.Exit(code)
-
-
-def _print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def _actor() -> str:
     return f"cli:{getpass.getuser()}"
-
-
-def _node(home: Path | None) -> Node:
-    from polex.node.home import NodeError, open_node
-
-    try:
-        return open_node(home)
-    except NodeError as exc:
-        _fail(str(exc))
 
 
 def _moment(text: str | None, option: str) -> datetime | None:
@@ -57,7 +33,7 @@ def _moment(text: str | None, option: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        _fail(f"{option}: a date YYYY-MM-DD or an ISO timestamp")
+        fail(f"{option}: a date YYYY-MM-DD or an ISO timestamp")
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -68,7 +44,7 @@ def verify_command(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     from polex.audit import log
     from polex.audit.verify import verify
 
-    node = _node(home)
+    node = node_at(home)
     with node.engine.begin() as conn:
         result = verify(conn, node.name, node.keys.verify_key())
         first = result.first
@@ -83,7 +59,7 @@ def verify_command(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
             },
         )
     if as_json:
-        _print_json(result.to_json())
+        print_json(result.to_json())
     if first is None:
         console.print(
             f"audit chain intact: {result.entries} entries, {result.checkpoints} signed"
@@ -108,7 +84,7 @@ def checkpoint_command(
     """Sign the chain's head with the node key (run it from cron with --every)."""
     from polex.audit import checkpoint
 
-    node = _node(home)
+    node = node_at(home)
     with node.engine.begin() as conn:
         if every is not None and not checkpoint.due(conn, every):
             console.print("no checkpoint due")
@@ -136,15 +112,15 @@ def report_command(
     from polex.audit import log, reports
 
     if fmt not in ("json", "csv"):
-        _fail("--format: json or csv")
+        fail("--format: json or csv")
     end = _moment(until, "--until") or datetime.now(UTC)
     start = _moment(since, "--since") or end - timedelta(days=30)
-    node = _node(home)
+    node = node_at(home)
     with node.engine.begin() as conn:
         try:
             result = reports.run(conn, kind, start, end)
         except reports.ReportError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         log.append(
             conn,
             actor=_actor(),
@@ -179,7 +155,7 @@ def entries_command(
     """Print entries as JSON Lines, in sequence order."""
     from polex.audit import entries, log
 
-    node = _node(home)
+    node = node_at(home)
     with node.engine.begin() as conn:
         found = entries.query(
             conn,

@@ -1,5 +1,4 @@
-"""`polex demo [--dir DIR] [--size small|medium|large] [--port PORT]` and `polex demo codes`
-(cli.py mounts them).
+"""`polex demo [--dir DIR] [--size small|medium|large] [--port PORT]` and `polex demo codes`.
 
 ``demo`` is a command group that runs when no subcommand is named, so the command the issue
 names keeps working as it is and the codes live beside it, where a demo user looks for them."""
@@ -11,18 +10,16 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from polex.cli.common import console, fail
 from polex.demo import federation
 
 demo_app = typer.Typer(invoke_without_command=True, subcommand_metavar="[codes ...]")
-console = Console(stderr=True, soft_wrap=True)
-
 DirOpt = Annotated[Path, typer.Option("--dir", help="Where the demo lives.")]
 
 
@@ -30,11 +27,6 @@ class Size(StrEnum):
     small = "small"
     medium = "medium"
     large = "large"
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
-    raise typer.Exit(code)
 
 
 def _logins_table(demo: federation.Demo) -> Table:
@@ -71,7 +63,7 @@ def demo(
     try:
         made = federation.prepare(directory, size.value, port, console.print)
     except federation.DemoError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     # wide enough that no password or secret is cut short, in a log as on a terminal
     out = Console(soft_wrap=True, width=max(Console().width, 120))
     out.print(_logins_table(made))
@@ -85,7 +77,7 @@ def demo(
     try:
         federation.serve(made, out.print, started)
     except federation.DemoError as exc:
-        _fail(str(exc), 1)
+        fail(str(exc), 1)
 
 
 @demo_app.command("codes")
@@ -98,7 +90,7 @@ def codes(
     try:
         found = federation.current_codes(federation.load(directory), user)
     except federation.DemoError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         sys.stdout.write(json.dumps(found, indent=2) + "\n")
         return

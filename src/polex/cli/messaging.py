@@ -1,18 +1,15 @@
 """`polex message …` and `polex workspace …`: the CLI acts as a named user (``--user`` or
-$POLEX_USER), so the same access rules and audit apply as through the API.
-
-This is the outer layer of the capability (like api/): cli.py mounts these groups, and nothing
-in messaging imports from here."""
+$POLEX_USER), so the same access rules and audit apply as through the API."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
+
+from polex.cli.common import HomeOpt, JsonOpt, UserOpt, console, fail, print_json
 
 if TYPE_CHECKING:
     from polex.access.principal import Principal
@@ -20,26 +17,6 @@ if TYPE_CHECKING:
 
 message_app = typer.Typer(no_args_is_help=True, help="Secure messages between agencies.")
 workspace_app = typer.Typer(no_args_is_help=True, help="Case workspaces shared by agencies.")
-console = Console(stderr=True, soft_wrap=True)  # errors stay on one greppable line
-
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", envvar="POLEX_HOME", help="Node home directory ($POLEX_HOME)."),
-]
-UserOpt = Annotated[
-    str,
-    typer.Option("--user", envvar="POLEX_USER", help="Act as this user ($POLEX_USER)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code)
-
-
-def _print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def _open(home: Path | None, user: str) -> tuple[Mailroom, Principal]:
@@ -50,12 +27,12 @@ def _open(home: Path | None, user: str) -> tuple[Mailroom, Principal]:
     try:
         node = open_node(home)
     except NodeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     with node.engine.begin() as conn:
         try:
             principal = principal_for(conn, user, node.name)
         except AccountError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     return Mailroom.open(node), principal
 
 
@@ -67,7 +44,7 @@ def _run(action: Any, *args: Any) -> Any:
     try:
         return action(*args)
     except MessagingError as exc:
-        _fail(exc.message, 2 if isinstance(exc, Invalid | TooLarge) else 1)
+        fail(exc.message, 2 if isinstance(exc, Invalid | TooLarge) else 1)
 
 
 def _summary_json(s: Any) -> dict[str, Any]:
@@ -148,14 +125,14 @@ def message_send(
 
     room, principal = _open(home, user)
     if principal.agency != from_agency.upper():
-        _fail(f"from: user {user} belongs to {principal.agency}, not {from_agency.upper()}")
+        fail(f"from: user {user} belongs to {principal.agency}, not {from_agency.upper()}")
     upload_ids = []
     for path in attach or []:
         try:
             with path.open("rb") as fh:
                 data = _run(attachments.read_capped, fh, room.settings.attachment_max_bytes)
         except OSError as exc:
-            _fail(f"attach: {exc}")
+            fail(f"attach: {exc}")
         with room.engine.begin() as conn:
             staged = _run(
                 attachments.stage,
@@ -187,11 +164,11 @@ def message_send(
         )
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        _fail(problems)
+        fail(problems)
     sent = _run(outbox.send, room, principal, draft)
     state = overall_state([d.state for d in sent.deliveries])
     if as_json:
-        _print_json(_message_json(sent.message, state, sent.deliveries))
+        print_json(_message_json(sent.message, state, sent.deliveries))
     else:
         typer.echo(sent.message.id)
         note = "" if sent.created else " (sent before; unchanged)"
@@ -212,15 +189,15 @@ def message_list(
     from polex.messaging import mailbox
 
     if box not in ("inbox", "outbox"):
-        _fail("box: inbox or outbox")
+        fail("box: inbox or outbox")
     room, principal = _open(home, user)
     if principal.agency != agency.upper():
-        _fail(f"agency: user {user} belongs to {principal.agency}, not {agency.upper()}")
+        fail(f"agency: user {user} belongs to {principal.agency}, not {agency.upper()}")
     page, _ = _run(
         mailbox.list_messages, room, principal, box, mailbox.Filters(case_ref=case_ref), 0, limit
     )
     if as_json:
-        _print_json([_summary_json(s) for s in page])
+        print_json([_summary_json(s) for s in page])
         return
     for s in page:
         other = str(s.sender) if box == "inbox" else ",".join(str(a) for a in s.recipients)
@@ -247,7 +224,7 @@ def message_read(
         for r in reading.records
     ]
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     m = reading.message
     typer.echo(f"From:     {m.sender} ({m.sender_user})")
@@ -269,7 +246,7 @@ def message_ack(
     room, principal = _open(home, user)
     delivery = _run(mailbox.acknowledge, room, principal, message_id)
     if as_json:
-        _print_json(_delivery_json(delivery))
+        print_json(_delivery_json(delivery))
     else:
         console.print(f"message {message_id}: {delivery.state.value} by {principal.agency}")
 
@@ -316,7 +293,7 @@ def workspace_create(
     with room.engine.begin() as conn:
         ws = _run(workspaces.create, conn, room.node, principal, name, case_ref)
     if as_json:
-        _print_json(_workspace_json(ws))
+        print_json(_workspace_json(ws))
     else:
         typer.echo(ws.id)
 
@@ -359,7 +336,7 @@ def workspace_list(user: UserOpt, home: HomeOpt = None, as_json: JsonOpt = False
     with room.engine.begin() as conn:
         found = _run(workspaces.list_mine, conn, room.node, principal)
     if as_json:
-        _print_json([_workspace_json(ws) for ws in found])
+        print_json([_workspace_json(ws) for ws in found])
         return
     for ws in found:
         typer.echo(f"{ws.id}\t{ws.case_ref or '-'}\t{ws.name}")
@@ -393,7 +370,7 @@ def workspace_show(
         "messages": [_summary_json(s) for s in page],
     }
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     typer.echo(f"{ws.name} ({ws.case_ref or 'no case'}), owner {ws.owner_agency}")
     typer.echo(f"members: {', '.join(data['members'])}")

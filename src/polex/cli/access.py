@@ -2,63 +2,31 @@
 
 Review commands act as a named supervisor (``--user`` or $POLEX_USER), so the same rules and
 audit apply as through the API; account commands are the operator's, audited as
-``cli:<login>``. This is the outer layer of the capability: cli.py mounts it, nothing in
-access imports from here."""
+``cli:<login>``."""
 
 from __future__ import annotations
 
 import getpass
-import json
 import sys
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from polex.access.review import Queue
+from polex.cli.common import HomeOpt, JsonOpt, UserOpt, console, fail, node_at, print_json
 
 if TYPE_CHECKING:
     from polex.access.principal import Principal
     from polex.node.home import Node
 
 review_app = typer.Typer(no_args_is_help=True, help="Supervisor review and retention.")
-console = Console(stderr=True, soft_wrap=True)
-
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", envvar="POLEX_HOME", help="Node home directory ($POLEX_HOME)."),
-]
-UserOpt = Annotated[
-    str,
-    typer.Option("--user", envvar="POLEX_USER", help="Act as this supervisor ($POLEX_USER)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
-    raise typer.Exit(code)
-
-
-def _print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def operator() -> str:
     """How the CLI's operator is named in the audit trail."""
     return f"cli:{getpass.getuser()}"
-
-
-def _node(home: Path | None) -> Node:
-    from polex.node.home import NodeError, open_node
-
-    try:
-        return open_node(home)
-    except NodeError as exc:
-        _fail(str(exc))
 
 
 def _as(node: Node, user: str) -> Principal:
@@ -68,7 +36,7 @@ def _as(node: Node, user: str) -> Principal:
         try:
             return principal_for(conn, user, node.name)
         except AccountError as exc:
-            _fail(str(exc))
+            fail(str(exc))
 
 
 def _decide(home: Path | None, user: str, action: Any, *args: Any) -> Any:
@@ -78,15 +46,15 @@ def _decide(home: Path | None, user: str, action: Any, *args: Any) -> Any:
     from polex.access.review import ReviewRefused
     from polex.store.records import RecordNotFound
 
-    node = _node(home)
+    node = node_at(home)
     principal = _as(node, user)
     try:
         with node.engine.begin() as conn:
             return action(conn, principal, *args)
     except (PolicyRefused, ReviewRefused) as exc:
-        _fail(f"{exc.message} [{exc.rule}]")
+        fail(f"{exc.message} [{exc.rule}]")
     except RecordNotFound as exc:
-        _fail(f"record {exc} not found", 1)
+        fail(f"record {exc} not found", 1)
 
 
 @review_app.command("list")
@@ -113,7 +81,7 @@ def review_list(
 
     items = _decide(home, user, run)
     if as_json:
-        _print_json(
+        print_json(
             [{**i.__dict__, "missing_identifiers": list(i.missing_identifiers)} for i in items]
         )
         return
@@ -194,16 +162,16 @@ def review_unit(
     without AGENCY, list the designated agencies."""
     from polex.access import review
 
-    node = _node(home)
+    node = node_at(home)
     with node.engine.begin() as conn:
         if agency:
             try:
                 review.designate(conn, agency, actor=operator(), remove=remove)
             except review.ReviewRefused as exc:
-                _fail(exc.message)
+                fail(exc.message)
         units = review.compliance_agencies(conn)
     if as_json:
-        _print_json(units)
+        print_json(units)
     else:
         for code in units:
             typer.echo(code)
@@ -213,7 +181,7 @@ def _date(text: str, option: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        _fail(f"{option}: a date YYYY-MM-DD")
+        fail(f"{option}: a date YYYY-MM-DD")
 
 
 def user_passwd(
@@ -231,13 +199,13 @@ def user_passwd(
     else:
         password = getpass.getpass("new password: ")
         if getpass.getpass("again: ") != password:
-            _fail("password: the two entries differ")
-    node = _node(home)
+            fail("password: the two entries differ")
+    node = node_at(home)
     try:
         with node.engine.begin() as conn:
             accounts.set_password(conn, username, password, actor=operator())
     except accounts.AccountError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(f"password of {username} set")
 
 
@@ -254,16 +222,16 @@ def user_token(
     from polex.access import accounts
 
     scopes = tuple(scope) if scope else accounts.DEFAULT_SCOPES
-    node = _node(home)
+    node = node_at(home)
     try:
         with node.engine.begin() as conn:
             token = accounts.issue_user_token(
                 conn, username, actor=operator(), scopes=scopes, expires_in=timedelta(days=days)
             )
     except accounts.AccountError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
-        _print_json({"username": username, "token": token, "scopes": sorted(scopes), "days": days})
+        print_json({"username": username, "token": token, "scopes": sorted(scopes), "days": days})
     else:
         typer.echo(token)
         console.print(f"token for {username} ({', '.join(sorted(scopes))}, {days} days)")
@@ -280,13 +248,13 @@ def user_revoke(
     from polex.access import accounts
 
     if kind not in (None, "api", "web"):
-        _fail("--kind: api or web")
-    node = _node(home)
+        fail("--kind: api or web")
+    node = node_at(home)
     try:
         with node.engine.begin() as conn:
             count = accounts.revoke_user_tokens(conn, username, actor=operator(), kind=kind)
     except accounts.AccountError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(f"{count} tokens of {username} revoked")
 
 
@@ -294,15 +262,15 @@ def user_totp(username: str, home: HomeOpt = None, as_json: JsonOpt = False) -> 
     """Give a user a new second-factor secret (a lost phone); printed once."""
     from polex.access import accounts, totp
 
-    node = _node(home)
+    node = node_at(home)
     try:
         with node.engine.begin() as conn:
             secret = accounts.reset_totp(conn, username, actor=operator())
     except accounts.AccountError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     uri = totp.provisioning_uri(secret, username, node.name)
     if as_json:
-        _print_json({"username": username, "totp_secret": secret, "totp_uri": uri})
+        print_json({"username": username, "totp_secret": secret, "totp_uri": uri})
     else:
         typer.echo(secret)
         console.print(f"authenticator URI: {uri}")

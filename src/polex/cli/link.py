@@ -1,29 +1,19 @@
-"""`polex link offer|accept|status`: how operators agree on links and watch them.
-
-This is the outer layer of the capability (like api/): cli.py mounts the group, and nothing in
-federation imports from here."""
+"""`polex link offer|accept|status`: how operators agree on links and watch them."""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
+from polex.cli.common import HomeOpt, JsonOpt, console, fail, node_at, print_json
+
 if TYPE_CHECKING:
     from polex.federation.sharing import Sharing
-    from polex.node.home import Node
 
 link_app = typer.Typer(no_args_is_help=True, help="Links to partner nodes (federation).")
-console = Console(stderr=True, soft_wrap=True)
-
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", envvar="POLEX_HOME", help="Node home directory ($POLEX_HOME)."),
-]
 ShareOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -38,25 +28,6 @@ CrossmatchOpt = Annotated[
         "--crossmatch/--no-crossmatch", help="Cross-node matching of new records with the partner."
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code)
-
-
-def _print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-def _node(home: Path | None) -> Node:
-    from polex.node.home import NodeError, open_node
-
-    try:
-        return open_node(home)
-    except NodeError as exc:
-        _fail(str(exc))
 
 
 def _sharing(items: list[str] | None, crossmatch: bool) -> Sharing:
@@ -65,7 +36,7 @@ def _sharing(items: list[str] | None, crossmatch: bool) -> Sharing:
     try:
         sharing = parse_shares(items or [])
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     sharing.crossmatch = crossmatch
     return sharing
 
@@ -83,12 +54,12 @@ def offer(
     from polex.federation.agreement import make_offer
     from polex.federation.errors import LinkError
 
-    node = _node(home)
+    node = node_at(home)
     try:
         document = make_offer(node, endpoint, _sharing(share, crossmatch))
     except LinkError as exc:
-        _fail(exc.message)
-    _print_json(document)
+        fail(exc.message)
+    print_json(document)
     console.print(
         f"offer from {node.name}; certificate fingerprint (SHA-256) "
         f"{document['fingerprint']}: read it to the partner's operator"
@@ -108,17 +79,17 @@ def accept(
     from polex.federation.agreement import accept_offer
     from polex.federation.errors import LinkError
 
-    node = _node(home)
+    node = node_at(home)
     try:
         text = offer_file.read_bytes()
     except OSError as exc:
-        _fail(f"offer: {exc}")
+        fail(f"offer: {exc}")
     ours = _sharing(share, crossmatch) if share or not crossmatch else None
     with node.engine.begin() as conn:
         try:
             link = accept_offer(conn, node.name, text, "operator", ours)
         except LinkError as exc:
-            _fail(exc.message)
+            fail(exc.message)
     summary = {
         "node": link.node,
         "endpoint": link.endpoint,
@@ -128,7 +99,7 @@ def accept(
         "theirs": link.theirs.to_json(),
     }
     if as_json:
-        _print_json(summary)
+        print_json(summary)
     else:
         console.print(
             f"link to {link.node} at {link.endpoint} accepted; pinned certificate "
@@ -148,13 +119,13 @@ def share_with(
     from polex.federation.errors import LinkError
     from polex.federation.links import set_grant
 
-    node = _node(home)
+    node = node_at(home)
     with node.engine.begin() as conn:
         try:
             link = set_grant(conn, partner, _sharing(share, crossmatch), "operator")
         except LinkError as exc:
-            _fail(exc.message)
-    _print_json({"node": link.node, "ours": link.ours.to_json()})
+            fail(exc.message)
+    print_json({"node": link.node, "ours": link.ours.to_json()})
 
 
 @link_app.command("status")
@@ -162,11 +133,11 @@ def status(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """Each link: up/down, queue depth, last contact, certificate expiry."""
     from polex.federation.status import link_status
 
-    node = _node(home)
+    node = node_at(home)
     with node.engine.connect() as conn:
         statuses = link_status(conn)
     if as_json:
-        _print_json(
+        print_json(
             {
                 "node": node.name,
                 "certificate_expires": node.keys.certificate_expires().isoformat(),

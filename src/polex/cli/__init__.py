@@ -1,27 +1,29 @@
-"""The `polex` command: operators' and officers' entry point over the same core as the API."""
+"""The `polex` command: operators' and officers' entry point over the same core as the API.
+
+One module per command group, all in this package (as api/ holds the routers): the
+capabilities never import their interfaces, and the groups share common.py's error output,
+node lookup and JSON."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
-from polex.access.cli import review_app, user_passwd, user_revoke, user_token, user_totp
-from polex.audit.cli import audit_app
-from polex.demo.cli import demo_app
-from polex.federation.cli import link_app
+from polex.cli.access import review_app, user_passwd, user_revoke, user_token, user_totp
+from polex.cli.audit import audit_app
+from polex.cli.common import HomeOpt, JsonOpt, console, fail, node_at, print_json
+from polex.cli.demo import demo_app
+from polex.cli.link import link_app
+from polex.cli.messaging import message_app, workspace_app
 from polex.match.cli import crossmatch_app
-from polex.messaging.cli import message_app, workspace_app
 from polex.model.envelope import Accuracy, Database, Handling, Reliability, SubjectCategory
-from polex.node.home import Node, NodeError, init_node, open_node
+from polex.node.home import NodeError, init_node
 
 app = typer.Typer(no_args_is_help=True, help="polex: secure police information exchange.")
 agency_app = typer.Typer(no_args_is_help=True, help="Agencies of this node.")
@@ -42,30 +44,6 @@ user_app.command("token")(user_token)
 user_app.command("revoke")(user_revoke)
 user_app.command("totp")(user_totp)
 
-console = Console(stderr=True, soft_wrap=True)  # errors stay on one greppable line
-
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", envvar="POLEX_HOME", help="Node home directory ($POLEX_HOME)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[red]error:[/red] {escape(message)}")
-    return typer.Exit(code)
-
-
-def node_at(home: Path | None) -> Node:
-    try:
-        return open_node(home)
-    except NodeError as exc:
-        raise fail(str(exc)) from exc
-
-
-def print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-
 
 @app.command()
 def init(
@@ -80,7 +58,7 @@ def init(
     try:
         node = init_node(home, name, database_url)
     except NodeError as exc:
-        raise fail(str(exc)) from exc
+        fail(str(exc))
     console.print(f"node [bold]{node.name}[/bold] created in {node.home}")
     console.print(f"certificate fingerprint (SHA-256): {node.keys.certificate_fingerprint()}")
 
@@ -124,7 +102,7 @@ def serve(
     try:
         federation.start()
     except OSError as exc:
-        raise fail(str(exc)) from exc
+        fail(str(exc))
 
     def leave(_signum: int, _frame: object) -> None:
         # uvicorn re-raises the signal it stopped on once it is done; leave through `finally`
@@ -160,13 +138,13 @@ def agency_add(
 
     result = validate_country(country)
     if not result.valid:
-        raise fail("; ".join(e.message for e in result.errors))
+        fail("; ".join(e.message for e in result.errors))
     node = node_at(home)
     with node.engine.begin() as conn:
         try:
             agency = agencies.add(conn, code, name, country)
         except agencies.AgencyExists as exc:
-            raise fail(str(exc)) from exc
+            fail(str(exc))
     if as_json:
         print_json(agency.__dict__)
     else:
@@ -198,15 +176,15 @@ def user_add(
 ) -> None:
     """Register a user; prints the API token and the TOTP secret once."""
     from polex.access import accounts
-    from polex.access.cli import operator
     from polex.audit import log as audit
+    from polex.cli.access import operator
 
     node = node_at(home)
     with node.engine.begin() as conn:
         try:
             new = accounts.add_user(conn, username, agency, role)
         except accounts.AccountError as exc:
-            raise fail(str(exc)) from exc
+            fail(str(exc))
         audit.append(
             conn,
             actor=operator(),
@@ -248,11 +226,11 @@ def records_show(
             principal = principal_for(conn, user, node.name)
             record = service.read_full(conn, principal, record_id, purpose)
         except AccountError as exc:
-            raise fail(str(exc)) from exc
-        except RecordNotFound as exc:
-            raise fail(f"record {record_id} not found", 1) from exc
+            fail(str(exc))
+        except RecordNotFound:
+            fail(f"record {record_id} not found", 1)
         except service.Restricted as exc:
-            raise fail(str(exc), 1) from exc
+            fail(str(exc), 1)
     print_json(
         {
             "record_id": record.id,
@@ -278,7 +256,7 @@ def validate(
         "country": validation.validate_country,
     }
     if kind not in checks:
-        raise fail(f"kind: one of {', '.join(checks)}")
+        fail(f"kind: one of {', '.join(checks)}")
     result = checks[kind](value.replace("\\n", "\n"))
     print_json(result.to_json())
     raise typer.Exit(0 if result.valid else 1)
@@ -304,15 +282,13 @@ def search_command(
     try:
         query = SearchQuery(q=text, purpose=purpose, case_ref=case_ref, limit=limit)
     except ValidationError as exc:
-        raise fail(
-            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        ) from exc
+        fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
     node = node_at(home)
     with node.engine.begin() as conn:
         try:
             principal = principal_for(conn, user, node.name)
         except AccountError as exc:
-            raise fail(str(exc)) from exc
+            fail(str(exc))
         hits = [hit_json(h, node.name) for h in search(conn, principal, query)]
     if as_json:
         print_json({"hits": hits})
@@ -405,7 +381,7 @@ def import_command(
                 node.engine, reader, options, on_progress=on_progress, on_reject=sink.write
             )
     except (SourceError, importer.ImportRefused) as exc:
-        raise fail(str(exc)) from exc
+        fail(str(exc))
     for r in report.rejects:
         for e in r.errors:
             console.print(
