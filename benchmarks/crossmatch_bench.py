@@ -41,6 +41,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -124,9 +125,10 @@ class TreePeak:
 
 def in_process(target: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
     """Run ``target(*args)`` in a fresh process; its result carries that process's peak RSS."""
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(1) as pool:
-        return dict(pool.apply(_measured, (target, *args)))
+    # not a multiprocessing.Pool: its workers are daemons, which may not start the export's
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        return dict(pool.submit(_measured, target, *args).result())
 
 
 def _measured(target: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
