@@ -2,4 +2,6 @@
 
 from polex.cli import app
 
-app()
+# guarded: a worker process (the batch export's) re-imports the main module as __mp_main__
+if __name__ == "__main__":
+    app()

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, make_url
 
 from polex.audit import log as audit
 from polex.match import features, linkage, model_store
@@ -79,11 +79,20 @@ def _entities(
             yield features.Entity(*entity)
 
 
+def _reader(url: str) -> Engine:
+    """An engine that only reads. On SQLite, without the node engine's ``BEGIN IMMEDIATE``
+    (which takes the write lock at every BEGIN, so parallel readers would queue behind one
+    another); WAL lets any number of them read beside a writer."""
+    if make_url(url).get_backend_name() == "sqlite":
+        return create_engine(url, connect_args={"timeout": 30})
+    return make_engine(url)
+
+
 def _shard(
     url: str, schemata: Sequence[str], database: str | None, start: str, stop: str | None
 ) -> pa.Table:
     """One id range of the export, in a worker process with its own connection."""
-    engine = make_engine(url)
+    engine = _reader(url)
     try:
         return features.frame(_entities(engine, schemata, database, start, stop))
     finally:

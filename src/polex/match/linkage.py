@@ -164,12 +164,16 @@ def _nationality() -> cl.CustomComparison:
 def blocking_rules() -> list[BlockingRuleCreator | dict[str, Any]]:
     """The search index's keys as blocking, each narrowed by what a pair that could reach the
     review probability must also share, so candidate pairs grow with the matches, not with the
-    square of the records: two name parts that sound alike and birth years at most one apart
-    (or one missing), a shared identifier, or one name part and a birth date that is the same,
-    swapped, or a year given alone. A pair failing all of these cannot outweigh the prior."""
-    years_near = (
-        "(l.birth_year IS NULL OR r.birth_year IS NULL OR "
-        "abs(cast(l.birth_year as int) - cast(r.birth_year as int)) <= 1)"
+    square of the records (a name part and a birth year alone pair thousands of strangers at a
+    million records): two name parts that sound alike and a birth date near; a shared
+    identifier; one name part, the birth year and the same, swapped or year-only date; one
+    name part and a house or postal number; the birth date and the initials, or a house or
+    postal number; the whole address."""
+    # a birth date typed wrong keeps its year near, or its day and month
+    birth_near = (
+        "(l.birth_year IS NULL OR r.birth_year IS NULL "
+        "OR abs(cast(l.birth_year as int) - cast(r.birth_year as int)) <= 1 "
+        "OR (l.birth_month = r.birth_month AND l.birth_day = r.birth_day))"
     )
     same_birth = (
         "(l.birth_date = r.birth_date OR l.birth_month IS NULL OR r.birth_month IS NULL "
@@ -177,12 +181,24 @@ def blocking_rules() -> list[BlockingRuleCreator | dict[str, Any]]:
     )
     return [
         CustomRule(
-            f"l.name_pairs = r.name_pairs AND {years_near}", arrays_to_explode=["name_pairs"]
+            f"l.name_pairs = r.name_pairs AND {birth_near}", arrays_to_explode=["name_pairs"]
         ),
         CustomRule("l.id_keys = r.id_keys", arrays_to_explode=["id_keys"]),
         CustomRule(
             f"l.name_keys = r.name_keys AND l.birth_year = r.birth_year AND {same_birth}",
             arrays_to_explode=["name_keys"],
+        ),
+        # a birth date replaced altogether: a name part and a house or postal number
+        CustomRule(
+            "l.name_keys = r.name_keys AND l.address_numbers = r.address_numbers",
+            arrays_to_explode=["name_keys", "address_numbers"],
+        ),
+        # a name typed beyond its phonetic keys: the birth date and the initials, or the
+        # birth date and a house or postal number
+        block_on("birth_date", "name_initials"),
+        CustomRule(
+            "l.birth_date = r.birth_date AND l.address_numbers = r.address_numbers",
+            arrays_to_explode=["address_numbers"],
         ),
         block_on("address"),
     ]
