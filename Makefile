@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export POLEX_CHROMIUM ?= /usr/bin/chromium
+SYSTEM_PACKAGES := chromium chromium-driver fonts-noto-core fonts-noto-cjk default-jre-headless
 
-.PHONY: install demo test lint bench browser clean
+.PHONY: install demo test lint bench system clean
 
 install: $(STAMP)
 
@@ -16,11 +17,12 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-browser:
-	@test -x $(POLEX_CHROMIUM) || { \
+# Debian's chromium for the browser tests, a Java runtime for the Spark test of batch linkage
+system:
+	@test -x $(POLEX_CHROMIUM) && command -v java >/dev/null || { \
 	  (apt-get update -qq || sudo apt-get update -qq) && \
-	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-core fonts-noto-cjk \
-	   || sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-core fonts-noto-cjk); }
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) \
+	   || sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES)); }
 
 demo: install
 	$(BIN)/polex demo --size small
@@ -29,7 +31,7 @@ lint: install
 	$(BIN)/ruff check src
 	$(BIN)/mypy src
 
-test: install browser lint
+test: install system lint
 	$(BIN)/python -m pytest -q
 
 bench: install

@@ -31,7 +31,7 @@ ARGS = [
 
 needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists() and not os.environ.get("CI"),
-    reason=f"browser tests need Debian's chromium at {CHROMIUM} (make browser installs it)",
+    reason=f"browser tests need Debian's chromium at {CHROMIUM} (make system installs it)",
 )
 
 

@@ -18,10 +18,10 @@ from rich.console import Console
 from polex.cli.access import review_app, user_passwd, user_revoke, user_token, user_totp
 from polex.cli.audit import audit_app
 from polex.cli.common import HomeOpt, JsonOpt, console, fail, node_at, print_json
+from polex.cli.crossmatch import crossmatch_app
 from polex.cli.demo import demo_app
 from polex.cli.link import link_app
 from polex.cli.messaging import message_app, workspace_app
-from polex.match.cli import crossmatch_app
 from polex.model.envelope import Accuracy, Database, Handling, Reliability, SubjectCategory
 from polex.node.home import NodeError, init_node
 

@@ -1,4 +1,4 @@
-"""`polex crossmatch run|batch|model`: the operator's cross-matching tools (cli.py mounts them).
+"""`polex crossmatch run|batch|model`: the operator's cross-matching tools.
 
 ``run`` drains the real-time queue (what bulk imports leave behind); ``batch`` cross-matches a
 whole database with the trained model (``--train`` trains a new version first); ``model`` shows
@@ -7,56 +7,27 @@ the latest model's parameters and writes its match-weights chart."""
 from __future__ import annotations
 
 import getpass
-import json
 import logging
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from polex.cli.common import HomeOpt, JsonOpt, console, fail, node_at, print_json
 from polex.model.envelope import Database
-
-if TYPE_CHECKING:
-    from polex.node.home import Node
 
 crossmatch_app = typer.Typer(
     no_args_is_help=True, help="Cross-matching: hits between owners' records."
 )
-console = Console(stderr=True, soft_wrap=True)
-
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", envvar="POLEX_HOME", help="Node home directory ($POLEX_HOME)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    console.print(f"error: {message}", markup=False, highlight=False)
-    raise typer.Exit(code)
-
-
-def _print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-def _node(home: Path | None) -> Node:
-    from polex.node.home import NodeError, open_node
-
-    try:
-        return open_node(home)
-    except NodeError as exc:
-        _fail(str(exc))
 
 
 @crossmatch_app.command("run")
 def run(home: HomeOpt = None) -> None:
-    """Match queued records (bulk imports queue theirs) against every other owner's records."""
+    """Match queued records (bulk imports queue theirs) against every other owner's records;
+    every `polex serve` worker does the same in the background."""
     from polex.match.crossmatch import drain
 
-    node = _node(home)
+    node = node_at(home)
     done = drain(node.engine, node.name)
     console.print(f"{done} records matched")
 
@@ -82,7 +53,7 @@ def batch(
     from polex.match import batch as batch_match
     from polex.match.linkage import U_MAX_PAIRS
 
-    node = _node(home)
+    node = node_at(home)
     logging.getLogger("splink").setLevel(logging.ERROR)
     try:
         report = batch_match.run(
@@ -94,7 +65,7 @@ def batch(
             u_max_pairs=float(random_pairs or U_MAX_PAIRS),
         )
     except batch_match.BatchRefused as exc:
-        _fail(str(exc))
+        fail(str(exc))
     trained = " (trained)" if report.trained else ""
     console.print(
         f"{report.records} records of {report.owners} agencies, model "
@@ -103,7 +74,7 @@ def batch(
         highlight=False,
     )
     if as_json:
-        _print_json(report.to_json())
+        print_json(report.to_json())
 
 
 @crossmatch_app.command("model")
@@ -120,20 +91,20 @@ def model(
     """The batch model's parameters, and its match-weights chart as an offline HTML page."""
     from polex.match import model_store
 
-    node = _node(home)
+    node = node_at(home)
     with node.engine.connect() as conn:
         try:
             found = model_store.get(conn, version) if version else model_store.latest(conn)
         except model_store.ModelNotFound as exc:
-            _fail(str(exc))
+            fail(str(exc))
     if found is None:
-        _fail("model: none trained yet (polex crossmatch batch --train)")
+        fail("model: none trained yet (polex crossmatch batch --train)")
     params = model_store.parameters(found)
     if html is not None:
         html.write_text(model_store.chart_html(found), encoding="utf-8")
         console.print(f"match-weights chart: {html}", highlight=False)
     if as_json:
-        _print_json(params)
+        print_json(params)
         return
     console.print(
         f"model v{found.version}, trained on {found.trained_on} records "
