@@ -255,8 +255,9 @@ def audit_replaced_by_noop() -> Iterator[None]:
 
 def audit_overhead(node: Any, data: Data, rounds: int) -> dict[str, Any]:
     """Searches per second with and without the audit append, in alternating rounds of the
-    same queries so that load from elsewhere hits both arms alike: identifier lookups, name
-    searches, and both together (equal numbers of each)."""
+    same queries (after a warm-up pass, each arm first in every other round) so that caches and
+    load from elsewhere favour neither: identifier lookups, name searches, and both together
+    (equal numbers of each)."""
     from polex.search.engine import SearchQuery
 
     run = _searcher(node)
@@ -267,9 +268,12 @@ def audit_overhead(node: Any, data: Data, rounds: int) -> dict[str, Any]:
             for n, b, _, _ in data.name_queries[:100]
         ],
     }
+    for queries in kinds.values():  # warm every cache first: neither arm may pay for it
+        for q in queries:
+            run(q)
     spent = {(kind, arm): 0.0 for kind in kinds for arm in ("with", "without")}
-    for _ in range(rounds):
-        for arm in ("with", "without"):
+    for n in range(rounds):
+        for arm in ("with", "without") if n % 2 == 0 else ("without", "with"):
             for kind, queries in kinds.items():
                 start = time.perf_counter()
                 if arm == "with":
@@ -503,7 +507,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients")
     parser.add_argument("--workers", type=int, default=2, help="polex serve workers (PostgreSQL)")
     parser.add_argument("--http-seconds", type=float, default=15.0)
-    parser.add_argument("--audit-rounds", type=int, default=3)
+    parser.add_argument("--audit-rounds", type=int, default=4)
     parser.add_argument("--ceiling-queries", type=int, default=300, help="brute-force queries")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pg-url", default=PG_URL)

@@ -7,6 +7,7 @@ trips whatever its number of keys: one for the (capped) key frequencies, one for
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from collections import Counter, defaultdict
@@ -123,11 +124,12 @@ def _choose(keys: Iterable[Key], df: dict[Key, int]) -> list[Key]:
 def _ranked(
     rows: Iterable[tuple[Key, str]], df: dict[Key, int], total: int, limit: int
 ) -> dict[str, float]:
+    """The ``limit`` record ids with the largest summed key weight (ties by id)."""
+    weight = {key: idf(n, total) for key, n in df.items() if n}
     weights: dict[str, float] = defaultdict(float)
     for key, rid in rows:
-        weights[rid] += idf(df[key], total)
-    ranked = sorted(weights.items(), key=lambda item: (-item[1], item[0]))
-    return dict(ranked[:limit])
+        weights[rid] += weight[key]
+    return dict(heapq.nsmallest(limit, weights.items(), key=lambda item: (-item[1], item[0])))
 
 
 def generate(
