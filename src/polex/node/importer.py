@@ -194,7 +194,6 @@ class ImportReport:
 class _Valid:
     """A row that makes a valid record."""
 
-    row: SourceRow
     record: Record
     review_given: bool
 
@@ -261,7 +260,7 @@ def _check_row(row: SourceRow, options: ImportOptions, now: datetime) -> _Valid 
         record = prepare(data, owner=options.agency, now=now)
     except ValidationFailed as exc:
         return Rejected(row.line, row.raw, tuple(exc.result.errors))
-    return _Valid(row, record, review_given=data.polex.review_at is not None)
+    return _Valid(record, review_given=data.polex.review_at is not None)
 
 
 def _prepare_chunk(context: _Context, chunk: Chunk) -> _Batch:
