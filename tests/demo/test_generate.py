@@ -11,6 +11,7 @@ import random
 import re
 import tracemalloc
 from collections import Counter, defaultdict, deque
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from polex.demo.generate import (
     write,
     write_split,
 )
+from polex.demo.generator.names import birth_variant
 from polex.model.envelope import Database, Envelope
 from polex.model.validation import validate_record
 
@@ -298,3 +300,13 @@ def test_memory_stays_flat_as_size_grows() -> None:
 
     small, large = peak(2_000), peak(20_000)
     assert large < small + 100_000  # under 5 bytes for each record more
+
+
+def test_birth_variants_are_real_dates_even_for_a_leap_day() -> None:
+    variants = {birth_variant(random.Random(seed), "1964-02-29") for seed in range(400)}
+    assert {how for _, how in variants} == {None, "year only"}  # no 1963-02-29 or 1965-02-29
+    for value, _ in variants:
+        if len(value) == 10:
+            date.fromisoformat(value)
+    shifted = {birth_variant(random.Random(seed), "1964-03-01") for seed in range(400)}
+    assert ("year off by one" in {how for _, how in shifted}) is True

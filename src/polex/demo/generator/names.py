@@ -660,7 +660,9 @@ def birth_variant(rng: random.Random, birth: str) -> tuple[str, str | None]:
     if roll < 0.2:
         return year, "year only"
     if roll < 0.25:
-        return f"{int(year) + rng.choice((-1, 1))}-{month}-{day}", "year off by one"
+        shifted = int(year) + rng.choice((-1, 1))
+        if (month, day) != ("02", "29"):  # a leap day has no date a year off
+            return f"{shifted}-{month}-{day}", "year off by one"
     return birth, None
 
 
