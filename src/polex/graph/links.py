@@ -81,6 +81,14 @@ IDENTITY = {
 }
 
 
+def _far_end(schema_name: str, prop: str) -> str | None:
+    """The property naming an edge's other end, when ``prop`` names one of its ends."""
+    schema = model.schemata[schema_name]
+    if not schema.edge or prop not in (schema.edge_source, schema.edge_target):
+        return None
+    return schema.edge_target if prop == schema.edge_source else schema.edge_source
+
+
 def _pairs(conn: Connection, record: Record) -> list[tuple[str, Record, Record | None]]:
     """(relation, linked record, edge record read through) for every link of the record."""
     out: list[tuple[str, Record, Record | None]] = []
@@ -95,18 +103,39 @@ def _pairs(conn: Connection, record: Record) -> list[tuple[str, Record, Record |
         out += [(_label(record.schema, prop, False), t, None) for t in targets.get(ref, [])]
     incoming = _incoming(conn, record)
     sources = store.get_many(conn, {rid for rid, _ in incoming})
+    # every incoming reference is the owner's own (record_refs is matched on the owner), so
+    # the far ends of all edge records resolve in one lookup
+    far = {
+        rid: _far_end(sources[rid].schema, prop)
+        for rid, prop in incoming
+        if rid in sources and not sources[rid].deleted
+    }
+    ends = _resolve(
+        conn,
+        record.owner,
+        (
+            ref
+            for rid, other in far.items()
+            if other
+            for ref in sources[rid].properties.get(other, [])
+        ),
+    )
     for rid, prop in incoming:
         source = sources.get(rid)
         if source is None or source.deleted:
             continue
         schema = model.schemata[source.schema]
-        if schema.edge and prop in (schema.edge_source, schema.edge_target):
-            other = schema.edge_target if prop == schema.edge_source else schema.edge_source
-            ends = _resolve(conn, source.owner, source.properties.get(other or "", []))
+        other = far[rid]
+        if other is not None:
             relation = schema.edge_label or schema.label
             if prop == schema.edge_target:
-                relation = f"{_label(source.schema, other or '', False)} ({schema.label})"
-            found = [e for refs in ends.values() for e in refs if e.id != record.id]
+                relation = f"{_label(source.schema, other, False)} ({schema.label})"
+            found = [
+                e
+                for ref in source.properties.get(other, [])
+                for e in ends.get(ref, [])
+                if e.id != record.id
+            ]
             out += [(relation, end, source) for end in found]
             if not found:
                 out.append((str(schema.label), source, None))
