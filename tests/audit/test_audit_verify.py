@@ -296,3 +296,22 @@ def test_cli_verify_names_the_first_bad_entry(node: Node) -> None:
     assert broken.exit_code == 1
     assert "FIRST BAD ENTRY: 4" in broken.output
     assert '"first_bad_seq": 4' in broken.stdout
+
+
+def test_the_hash_is_that_of_the_canonical_json_array_of_the_fields() -> None:
+    """Chaining hashes the stored details text; the result must be the hash of the whole
+    array encoded at once, as chains written before verify against it."""
+    import hashlib
+    import json
+    from datetime import UTC, datetime
+
+    ts = datetime(2026, 12, 1, 9, 30, 1, 250, tzinfo=UTC)
+    details = {"z": [1, 2.5, None], "a": {"ü": "Müller — Ü", "n": 10**20}, "q": 'say "hi"\n'}
+    fields = [7, "2026-12-01T09:30:01.000250", "anna@DE-BKA", "DE-BKA", "search", None]
+    fields += ["border check — Ü", "OP-1", details, "ab" * 32]
+    whole = json.dumps(
+        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    expected = hashlib.sha256(whole.encode()).hexdigest()
+    args = (7, ts, "anna@DE-BKA", "DE-BKA", "search", None, "border check — Ü", "OP-1")
+    assert entry_hash(*args, details, "ab" * 32) == expected

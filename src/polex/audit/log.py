@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Text, bindparam, cast, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -33,6 +34,11 @@ def _utc_naive(ts: datetime) -> datetime:
     return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
 
 
+def canonical(value: Any) -> str:
+    """JSON as hashed: sorted keys, no spaces, non-ASCII as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def entry_hash(
     seq: int,
     ts: datetime,
@@ -45,24 +51,30 @@ def entry_hash(
     details: dict[str, Any],
     prev_hash: str,
 ) -> str:
-    body = json.dumps(
-        [
-            seq,
-            _utc_naive(ts).isoformat(timespec="microseconds"),
-            actor,
-            agency,
-            action,
-            target,
-            purpose,
-            case_ref,
-            details,
-            prev_hash,
-        ],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        default=str,
+    """SHA-256 of the canonical JSON array of the entry's fields and the previous hash."""
+    return _hash(
+        seq, ts, actor, agency, action, target, purpose, case_ref, canonical(details), prev_hash
     )
+
+
+def _hash(
+    seq: int,
+    ts: datetime,
+    actor: str,
+    agency: str | None,
+    action: str,
+    target: str | None,
+    purpose: str | None,
+    case_ref: str | None,
+    details_json: str,
+    prev_hash: str,
+) -> str:
+    """``entry_hash`` with the details already canonical JSON, as the action stored them:
+    chaining hashes that text without parsing and re-encoding it (the array's elements are
+    encoded one by one, so the text is the same as the whole array's encoding)."""
+    iso = _utc_naive(ts).isoformat(timespec="microseconds")
+    fields = canonical([seq, iso, actor, agency, action, target, purpose, case_ref])
+    body = f"{fields[:-1]},{details_json},{canonical(prev_hash)}]"
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -78,7 +90,17 @@ _START = {
 }
 _INSERT_PENDING = insert(audit_pending)
 _OLDEST_PENDING = select(audit_pending).order_by(audit_pending.c.id).limit(bindparam("batch"))
-_INSERT_ENTRIES = insert(audit_log)
+_CHAINED_DETAILS = {  # the stored canonical text, not parsed and re-encoded
+    "postgresql": cast(bindparam("details_json", type_=Text), JSONB),
+    "sqlite": bindparam("details_json", type_=Text),
+}
+_INSERT_ENTRIES = {
+    dialect: insert(audit_log).values(
+        {c.name: bindparam(c.name) for c in audit_log.c if c.name != "details"}
+        | {"details": details}
+    )
+    for dialect, details in _CHAINED_DETAILS.items()
+}
 _STORE_HEAD = (
     update(audit_head)
     .where(audit_head.c.id == 1)
@@ -127,9 +149,7 @@ def append_many(conn: Connection, entries: Sequence[dict[str, Any]]) -> None:
             "actor": e["actor"],
             "action": e["action"],
             **{name: e.get(name) for name in _FIELDS},
-            "details": json.dumps(
-                e.get("details") or {}, ensure_ascii=False, separators=(",", ":"), default=str
-            ),
+            "details": canonical(e.get("details") or {}),
         }
         for e in entries
     ]
@@ -163,8 +183,7 @@ def chain(conn: Connection, batch: int = BATCH) -> int:
         rows = []
         for p in pending:
             seq += 1
-            details = json.loads(p.details)
-            digest = entry_hash(
+            digest = _hash(
                 seq,
                 p.ts,
                 p.actor,
@@ -173,7 +192,7 @@ def chain(conn: Connection, batch: int = BATCH) -> int:
                 p.target,
                 p.purpose,
                 p.case_ref,
-                details,
+                p.details,
                 prev,
             )
             rows.append(
@@ -186,13 +205,13 @@ def chain(conn: Connection, batch: int = BATCH) -> int:
                     "target": p.target,
                     "purpose": p.purpose,
                     "case_ref": p.case_ref,
-                    "details": details,
+                    "details_json": p.details,
                     "prev_hash": prev,
                     "hash": digest,
                 }
             )
             prev = digest
-        conn.execute(_INSERT_ENTRIES, rows)
+        conn.execute(_INSERT_ENTRIES[conn.dialect.name], rows)
         conn.execute(delete(audit_pending).where(audit_pending.c.id.in_([p.id for p in pending])))
         done += len(pending)
     if done:
