@@ -17,7 +17,7 @@ def app() -> FastAPI:
     node = open_node()
     application = create_app(node)
     inner = application.router.lifespan_context
-    background = tasks(node.engine, node.name)
+    background = tasks(node)
 
     @asynccontextmanager
     async def lifespan(served: FastAPI) -> AsyncIterator[None]:

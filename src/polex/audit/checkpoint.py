@@ -84,7 +84,8 @@ def all_checkpoints(conn: Connection) -> list[Checkpoint]:
 
 
 def due(conn: Connection, every: int) -> bool:
-    """Whether ``every`` entries or more were appended since the last checkpoint."""
+    """Whether ``every`` entries or more were chained since the last checkpoint, not counting
+    that checkpoint's own entry (which would make an idle node's trail due forever)."""
     log.chain(conn)
     head = conn.execute(select(audit_head.c.seq).where(audit_head.c.id == 1)).scalar()
     if not head:
@@ -92,4 +93,5 @@ def due(conn: Connection, every: int) -> bool:
     last = conn.execute(
         select(audit_checkpoints.c.seq).order_by(audit_checkpoints.c.seq.desc()).limit(1)
     ).scalar()
-    return head - (last or 0) >= every
+    since = head - last - 1 if last else head
+    return since >= every

@@ -1,11 +1,12 @@
 """The work every `polex serve` worker runs beside its requests: chaining the audit entries the
-requests wrote, and draining the match queue so that the records of an import reach both
-owners as hits without anyone running `polex crossmatch run`.
+requests wrote, signing a checkpoint of the chain every few minutes, and draining the match
+queue so that the records of an import reach both owners as hits without anyone running
+`polex crossmatch run`.
 
 Workers share nothing but the database, so any number of them may run this side by side:
-chaining locks the chain head, and draining claims queued rows (SKIP LOCKED on PostgreSQL, the
-write lock on SQLite), so no entry is chained twice and no record matched twice; a worker
-killed mid-batch leaves its batch for the next one."""
+chaining and signing lock the chain head, and draining claims queued rows (SKIP LOCKED on
+PostgreSQL, the write lock on SQLite), so no entry is chained twice and no record matched
+twice; a worker killed mid-batch leaves its batch for the next one."""
 
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
+from polex.audit import checkpoint
 from polex.audit import log as audit
 from polex.match.crossmatch import drain
+from polex.node.home import Node
 
 log = logging.getLogger(__name__)
 
 CHAIN_INTERVAL = 0.5  # seconds an entry may wait unchained, protected by permissions only
+CHECKPOINT_INTERVAL = 600.0  # seconds between signed checkpoints while entries come
 MATCH_INTERVAL = 2.0  # seconds between looks at an empty match queue
 MATCH_BATCH = 50  # records matched per transaction: short write locks beside the API's own
 
@@ -57,10 +61,22 @@ def chain_audit(engine: Engine) -> int:
         return audit.chain(conn)
 
 
-def tasks(engine: Engine, node: str) -> list[Periodic]:
+def checkpoint_audit(node: Node) -> checkpoint.Checkpoint | None:
+    """Sign the head if any entry came since the last checkpoint."""
+    with node.engine.begin() as conn:
+        if not checkpoint.due(conn, every=1):
+            return None
+        return checkpoint.create(conn, node.name, node.keys.signing_key(), f"node:{node.name}")
+
+
+def tasks(node: Node) -> list[Periodic]:
+    engine = node.engine
     return [
         Periodic("polex-audit-chain", lambda: chain_audit(engine), CHAIN_INTERVAL),
+        Periodic("polex-audit-checkpoint", lambda: checkpoint_audit(node), CHECKPOINT_INTERVAL),
         Periodic(
-            "polex-match-queue", lambda: drain(engine, node, batch=MATCH_BATCH), MATCH_INTERVAL
+            "polex-match-queue",
+            lambda: drain(engine, node.name, batch=MATCH_BATCH),
+            MATCH_INTERVAL,
         ),
     ]
