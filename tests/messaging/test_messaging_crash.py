@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select
@@ -61,6 +62,11 @@ def _state(node: Node, mid: str) -> list[str]:
         )
 
 
+def _count(node: Node, query: Any) -> int:
+    with node.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
 def test_kill_9_between_queue_and_delivery_then_restart_delivers_once(
     node: Node, make_actor, tmp_path: Path, database_url: str
 ) -> None:
@@ -95,6 +101,14 @@ def test_kill_9_between_queue_and_delivery_then_restart_delivers_once(
         assert again.status_code == 200  # the client's retry changes nothing
         inbox = httpx.get(f"{base}/messages", headers=pierre.headers, timeout=30).json()
         assert [m["id"] for m in inbox["items"]] == [mid]
+        # the workers chain the audit entries of their requests by themselves
+        read = select(func.count()).where(
+            audit_log.c.action == "message.list", audit_log.c.actor == "pierre@FR-DCPJ"
+        )
+        deadline = time.monotonic() + 30
+        while _count(node, read) != 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _count(node, read) == 1
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
