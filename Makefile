@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export POLEX_CHROMIUM ?= /usr/bin/chromium
-SYSTEM_PACKAGES := chromium chromium-driver fonts-noto-core fonts-noto-cjk default-jre-headless
+SYSTEM_PACKAGES := chromium chromium-driver fonts-noto-core fonts-noto-cjk default-jre-headless wrk
 
 .PHONY: install demo test lint bench system clean
 
@@ -17,9 +17,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-# Debian's chromium for the browser tests, a Java runtime for the Spark test of batch linkage
+# Debian's chromium for the browser tests, a Java runtime for the Spark test of batch linkage,
+# wrk for the HTTP arm of benchmarks/search_bench.py
 system:
-	@test -x $(POLEX_CHROMIUM) && command -v java >/dev/null || { \
+	@test -x $(POLEX_CHROMIUM) && command -v java >/dev/null && command -v wrk >/dev/null || { \
 	  (apt-get update -qq || sudo apt-get update -qq) && \
 	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) \
 	   || sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES)); }

@@ -27,6 +27,7 @@ import argparse
 import json
 import multiprocessing
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -361,12 +362,8 @@ def _http_client(args: tuple[str, str, list[str], int, float]) -> tuple[int, lis
     return errors[0], [x for per in latencies for x in per]
 
 
-def http_rate(
-    home: Path, token: str, numbers: list[str], clients: int, workers: int, seconds: float
-) -> dict[str, Any]:
-    """Identifier lookups per second over HTTP against `polex serve --workers N`, with
-    concurrent keep-alive clients in two processes (one Python process alone would be the
-    bottleneck)."""
+def _serve(home: Path, workers: int) -> Iterator[str]:
+    """`polex serve --workers N` on free ports until the caller is done; yields its base URL."""
     import httpx
 
     port, log = _free_port(), home / "serve.log"
@@ -385,23 +382,83 @@ def http_rate(
                     break
             except httpx.HTTPError:
                 time.sleep(0.5)
-        processes = 2
-        per = max(1, clients // processes)
-        with multiprocessing.get_context("spawn").Pool(processes) as pool:
-            pool.map(_http_client, [(base, token, numbers, per, 1.0)] * processes)  # warm up
-            results = pool.map(_http_client, [(base, token, numbers, per, seconds)] * processes)
-        latencies = [x for _, lat in results for x in lat]
-        return {
-            "http_req_per_s": len(latencies) / seconds,
-            "http_p50_ms": percentile(latencies, 0.5),
-            "http_p99_ms": percentile(latencies, 0.99),
-            "http_errors": sum(e for e, _ in results),
-            "http_clients": per * processes,
-            "http_workers": workers,
-        }
+        yield base
     finally:
         server.terminate()
         server.wait(30)
+
+
+def _httpx_rate(
+    base: str, token: str, numbers: list[str], clients: int, seconds: float
+) -> dict[str, Any]:
+    """Python httpx clients in two processes (one Python process alone would be the
+    bottleneck); on a 2-core machine they take much of the CPU the server needs."""
+    processes = 2
+    per = max(1, clients // processes)
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        pool.map(_http_client, [(base, token, numbers, per, 1.0)] * processes)  # warm up
+        results = pool.map(_http_client, [(base, token, numbers, per, seconds)] * processes)
+    latencies = [x for _, lat in results for x in lat]
+    return {
+        "generator": "httpx",
+        "req_per_s": len(latencies) / seconds,
+        "p50_ms": percentile(latencies, 0.5),
+        "p99_ms": percentile(latencies, 0.99),
+        "errors": sum(e for e, _ in results),
+        "clients": per * processes,
+    }
+
+
+def _wrk_rate(
+    wrk: str, base: str, token: str, numbers: list[str], clients: int, seconds: float, home: Path
+) -> dict[str, Any]:
+    """wrk (C, event-driven, two threads) with search_wrk.lua rotating the numbers: the load
+    generator takes little of the CPU the server needs."""
+    listing = home / "numbers.txt"
+    listing.write_text("\n".join(numbers) + "\n", encoding="utf-8")
+    script = Path(__file__).with_name("search_wrk.lua")
+
+    def run(duration: float) -> dict[str, Any]:
+        command = [wrk, "-t2", f"-c{clients}", f"-d{duration:.0f}s", "-s"]
+        command += [str(script), base, "--", str(listing), token, PURPOSE]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        line = next(x for x in out.splitlines() if x.startswith("JSON "))
+        figures: dict[str, Any] = json.loads(line.removeprefix("JSON "))
+        return figures
+
+    run(2)  # warm up
+    figures = run(seconds)
+    return {
+        "generator": "wrk",
+        "req_per_s": figures["requests"] / figures["seconds"],
+        "p50_ms": figures["p50_ms"],
+        "p99_ms": figures["p99_ms"],
+        "errors": figures["non_200"] + figures["socket_errors"],
+        "clients": clients,
+    }
+
+
+def http_rate(
+    home: Path, token: str, numbers: list[str], clients: int, workers: int, seconds: float
+) -> dict[str, Any]:
+    """Identifier lookups per second over HTTP against `polex serve --workers N` with
+    concurrent keep-alive clients: wrk when installed (Debian's `wrk`, `make system`), and
+    httpx clients in the same run for comparison; the main table shows wrk's figures if any."""
+    runs = []
+    with contextmanager(_serve)(home, workers) as base:
+        if wrk := shutil.which("wrk"):
+            runs.append(_wrk_rate(wrk, base, token, numbers, clients, seconds, home))
+        runs.append(_httpx_rate(base, token, numbers, clients, seconds))
+    first = runs[0]
+    return {
+        "http_req_per_s": first["req_per_s"],
+        "http_p50_ms": first["p50_ms"],
+        "http_p99_ms": first["p99_ms"],
+        "http_generator": first["generator"],
+        "http_clients": first["clients"],
+        "http_workers": workers,
+        "http_runs": runs,
+    }
 
 
 def _sorted_tokens(name: str) -> str:
@@ -508,9 +565,25 @@ def print_tables(rows: list[dict[str, Any]], audit_rows: list[dict[str, Any]]) -
     for row in rows:
         cells = [_cell(row, key, fmt) for key, fmt in columns.values()]
         if "http_p99_ms" in row:
+            cells[2] += f" ({row['http_generator']})"
             cells[3] = f"{row['http_p50_ms']:.1f} / {row['http_p99_ms']:.1f}"
         table.add_row(row["engine"], *cells)
     Console(width=200).print(table)
+    http = Table("engine", "generator", "workers", "clients", "req/s", "p50 ms", "p99 ms", "errors")
+    http.title = "identifier lookup over HTTP (polex serve)"
+    for row in rows:
+        for run in row.get("http_runs", ()):
+            http.add_row(
+                row["engine"],
+                run["generator"],
+                str(row["http_workers"]),
+                str(run["clients"]),
+                f"{run['req_per_s']:,.0f}",
+                f"{run['p50_ms']:.1f}",
+                f"{run['p99_ms']:.1f}",
+                str(run["errors"]),
+            )
+    Console(width=200).print(http)
     audit = Table("backend", "searches", "clients", "with audit /s", "without audit /s", "overhead")
     audit.title = "audit overhead on search throughput"
     for row in audit_rows:

@@ -118,6 +118,10 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            # the C HTTP parser and event loop (uvicorn's "standard" extras); no access log
+            http="httptools",
+            loop="uvloop",
+            access_log=False,
             log_level="warning",
         )
     finally:

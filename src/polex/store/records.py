@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, func, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Select, bindparam, func, select, update
 
 from polex.model.envelope import Envelope, Restrictions
 from polex.model.record import Record, RecordVersion
@@ -203,11 +204,18 @@ def get(conn: Connection, rid: str) -> Record:
     return _to_record(row)
 
 
+@cache
+def _by_ids() -> Select[Any]:
+    """Whole records by id, built once: every search reads its hits with it, and building the
+    expression cost more than running it."""
+    return select(records).where(records.c.id.in_(bindparam("ids", expanding=True)))
+
+
 def get_many(conn: Connection, ids: Iterable[str]) -> dict[str, Record]:
     ids = list(ids)
     if not ids:
         return {}
-    rows = conn.execute(select(records).where(records.c.id.in_(ids))).all()
+    rows = conn.execute(_by_ids(), {"ids": ids}).all()
     return {r.id: _to_record(r) for r in rows}
 
 
