@@ -615,6 +615,8 @@ def main() -> None:
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/search.json"))
     args = parser.parse_args()
+    if args.audit_rounds < 1 or args.audit_clients < 1:
+        parser.error("--audit-rounds and --audit-clients: at least 1")
     backends = args.backends.split(",")
     data = Data(args.persons, args.documents, args.seed)
     rows: list[dict[str, Any]] = []
