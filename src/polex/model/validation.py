@@ -24,6 +24,7 @@ from followthemoney.schema import Schema
 from followthemoney.types import registry
 from mrz.base.functions import hash_string
 
+from polex.model import phones
 from polex.model.envelope import Database, Envelope, NoticeType, SubjectCategory
 from polex.model.ftm import model
 
@@ -342,7 +343,7 @@ def _check_email(value: str) -> Result:
 
 def _check_phone(value: str) -> Result:
     """FtM keeps only numbers in international format; anything else it would drop silently."""
-    if registry.phone.validate(value):
+    if phones.is_international(value):
         return _ok()
     return _fail(
         "phone",
