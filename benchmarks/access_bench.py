@@ -4,6 +4,7 @@
 - the decision point per search result: a cold cache over envelopes as they repeat in real
   data (owners, databases, handling codes, a few restriction lists), and a warm cache;
 - audit.append per entry inside a transaction, and per transaction with its commit;
+- chaining the appended entries (what the server workers do in the background);
 - `verify` throughput over a chain.
 
 Run on SQLite and, when reachable, PostgreSQL (127.0.0.1:5432/test, a throw-away schema).
@@ -156,6 +157,10 @@ def audit_costs(url: str | None, entries: int) -> dict[str, float]:
         remaining -= 1000
     with node.engine.begin() as conn:
         start = time.perf_counter()
+        chained = log.chain(conn)
+        chain_seconds = time.perf_counter() - start
+    with node.engine.begin() as conn:
+        start = time.perf_counter()
         result = verify(conn, node.name, node.keys.verify_key())
         seconds = time.perf_counter() - start
     assert result.ok
@@ -164,6 +169,7 @@ def audit_costs(url: str | None, entries: int) -> dict[str, float]:
         "append_in_tx_ms": in_tx * 1e3,
         "tx_without_append_ms": empty * 1e3,
         "tx_with_append_ms": with_append * 1e3,
+        "chain_entries_per_s": chained / chain_seconds,
         "verify_entries": float(result.entries),
         "verify_entries_per_s": result.entries / seconds,
     }
@@ -220,6 +226,7 @@ def main() -> int:
             f"{backend}: transaction without / with one entry",
             f"{a['tx_without_append_ms']:.2f} ms / {a['tx_with_append_ms']:.2f} ms",
         )
+        table.add_row(f"{backend}: chain", f"{a['chain_entries_per_s']:.0f} entries/s")
         table.add_row(
             f"{backend}: verify",
             f"{a['verify_entries_per_s']:.0f} entries/s over {a['verify_entries']:.0f}",

@@ -12,8 +12,10 @@ validation and cleaning, ``store.records.insert_many`` with first versions, ``se
 for the keys), in batches of one transaction each; ``--loader import`` goes through
 ``polex import``'s importer instead (same rows, plus its duplicate checks and match queue).
 
-Audit overhead: the same mix of identifier and name searches runs with the audit append and
-with it replaced, for this benchmark only, by a no-op, in alternating rounds of one run.
+Audit overhead: the same mix of identifier and name searches runs with the audit trail (the
+append in the search's transaction, and chaining the round's entries) and with the append
+replaced, for this benchmark only, by a no-op, in alternating rounds of one run, by one client
+and by several at once.
 
     .venv/bin/python benchmarks/search_bench.py                      # 1M persons, 10M documents
     .venv/bin/python benchmarks/search_bench.py --persons 20000 --documents 100000
@@ -33,6 +35,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
@@ -253,16 +256,37 @@ def audit_replaced_by_noop() -> Iterator[None]:
         engine.audit = real
 
 
-def audit_overhead(node: Any, data: Data, rounds: int) -> dict[str, Any]:
-    """Searches per second with and without the audit append, in alternating rounds of the
+def _chain_all(node: Any) -> None:
+    """What the server workers do in the background, paid here inside the timed arm."""
+    from polex.audit.log import chain
+
+    with node.engine.begin() as conn:
+        chain(conn)
+
+
+def _round(run: Callable[[Any], Any], queries: list[Any], clients: int) -> None:
+    if clients == 1:
+        for q in queries:
+            run(q)
+        return
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(run, queries))
+
+
+def audit_overhead(node: Any, data: Data, rounds: int, clients: int) -> dict[str, Any]:
+    """Searches per second with and without the audit trail, in alternating rounds of the
     same queries (after a warm-up pass, each arm first in every other round) so that caches and
     load from elsewhere favour neither: identifier lookups, name searches, and both together
-    (equal numbers of each)."""
+    (equal numbers of each). With the audit, each round ends by chaining its entries, as the
+    server workers do in the background, so the arm pays for the whole trail.
+
+    Run by one client (each search waits for the last: the commit's flush is all latency) and by
+    ``clients`` threads at once, as a node serves many officers (commits overlap)."""
     from polex.search.engine import SearchQuery
 
     run = _searcher(node)
     kinds = {
-        "id": [SearchQuery(identifiers=[n], purpose=PURPOSE, limit=10) for n in data.numbers[:100]],
+        "id": [SearchQuery(identifiers=[n], purpose=PURPOSE, limit=10) for n in data.numbers[:200]],
         "name": [
             SearchQuery(name=n, birth_date=b, purpose=PURPOSE, limit=10)
             for n, b, _, _ in data.name_queries[:100]
@@ -271,30 +295,34 @@ def audit_overhead(node: Any, data: Data, rounds: int) -> dict[str, Any]:
     for queries in kinds.values():  # warm every cache first: neither arm may pay for it
         for q in queries:
             run(q)
-    spent = {(kind, arm): 0.0 for kind in kinds for arm in ("with", "without")}
-    for n in range(rounds):
-        for arm in ("with", "without") if n % 2 == 0 else ("without", "with"):
-            for kind, queries in kinds.items():
-                start = time.perf_counter()
-                if arm == "with":
-                    for q in queries:
-                        run(q)
-                else:
-                    with audit_replaced_by_noop():
-                        for q in queries:
-                            run(q)
-                spent[kind, arm] += time.perf_counter() - start
-    result: dict[str, Any] = {"searches_per_arm": rounds * sum(len(q) for q in kinds.values())}
-    for kind in (*kinds, "mixed"):
-        parts = list(kinds) if kind == "mixed" else [kind]
-        count = rounds * sum(len(kinds[k]) for k in parts)
-        with_rate = count / sum(spent[k, "with"] for k in parts)
-        without_rate = count / sum(spent[k, "without"] for k in parts)
-        result[kind] = {
-            "with_audit_per_s": with_rate,
-            "without_audit_per_s": without_rate,
-            "overhead_pct": 100 * (1 - with_rate / without_rate),
-        }
+    _chain_all(node)
+    result: dict[str, Any] = {}
+    for threads in (1, clients):
+        spent = {(kind, arm): 0.0 for kind in kinds for arm in ("with", "without")}
+        for n in range(rounds):
+            for arm in ("with", "without") if n % 2 == 0 else ("without", "with"):
+                for kind, queries in kinds.items():
+                    start = time.perf_counter()
+                    if arm == "with":
+                        _round(run, queries, threads)
+                        _chain_all(node)
+                    else:
+                        with audit_replaced_by_noop():
+                            _round(run, queries, threads)
+                    spent[kind, arm] += time.perf_counter() - start
+        for kind in (*kinds, "mixed"):
+            parts = list(kinds) if kind == "mixed" else [kind]
+            count = rounds * sum(len(kinds[k]) for k in parts)
+            with_rate = count / sum(spent[k, "with"] for k in parts)
+            without_rate = count / sum(spent[k, "without"] for k in parts)
+            result[f"{kind}/{threads}"] = {
+                "kind": kind,
+                "clients": threads,
+                "searches": count,
+                "with_audit_per_s": with_rate,
+                "without_audit_per_s": without_rate,
+                "overhead_pct": 100 * (1 - with_rate / without_rate),
+            }
     return result
 
 
@@ -483,14 +511,14 @@ def print_tables(rows: list[dict[str, Any]], audit_rows: list[dict[str, Any]]) -
             cells[3] = f"{row['http_p50_ms']:.1f} / {row['http_p99_ms']:.1f}"
         table.add_row(row["engine"], *cells)
     Console(width=200).print(table)
-    audit = Table("backend", "searches", "with audit /s", "without audit /s", "overhead")
+    audit = Table("backend", "searches", "clients", "with audit /s", "without audit /s", "overhead")
     audit.title = "audit overhead on search throughput"
     for row in audit_rows:
-        for kind in ("id", "name", "mixed"):
-            figures = row[kind]
+        for figures in row["runs"].values():
             audit.add_row(
                 row["backend"],
-                {"id": "identifier", "name": "name", "mixed": "half and half"}[kind],
+                {"id": "identifier", "name": "name", "mixed": "half and half"}[figures["kind"]],
+                str(figures["clients"]),
                 f"{figures['with_audit_per_s']:.1f}",
                 f"{figures['without_audit_per_s']:.1f}",
                 f"{figures['overhead_pct']:.1f} %",
@@ -508,6 +536,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="polex serve workers (PostgreSQL)")
     parser.add_argument("--http-seconds", type=float, default=15.0)
     parser.add_argument("--audit-rounds", type=int, default=4)
+    parser.add_argument("--audit-clients", type=int, default=4, help="concurrent searchers")
     parser.add_argument("--ceiling-queries", type=int, default=300, help="brute-force queries")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pg-url", default=PG_URL)
@@ -529,9 +558,8 @@ def main() -> None:
                 console.print(f"{name}: {len(data.name_queries)} name queries, searching")
                 result, answers[name] = polex_runs(node, data)
                 console.print(f"{name}: audit overhead")
-                audit_rows.append(
-                    {"backend": name, **audit_overhead(node, data, args.audit_rounds)}
-                )
+                runs = audit_overhead(node, data, args.audit_rounds, args.audit_clients)
+                audit_rows.append({"backend": name, "runs": runs})
                 if name == "postgresql":
                     console.print(f"{name}: HTTP, {args.workers} workers, {args.clients} clients")
                     result |= http_rate(

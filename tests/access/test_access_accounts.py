@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from polex.access import accounts, sessions, totp
 from polex.access.principal import Role
 from polex.access.tables import api_tokens, users
+from polex.audit.log import chain
 from polex.audit.tables import audit_log
 from polex.node.home import Node
 from polex.store import agencies
@@ -42,6 +43,7 @@ def attempt(node: Node, password: str, otp: str, username: str = "anna") -> str 
 
 def actions(node: Node) -> list[tuple[str, str]]:
     with node.engine.begin() as conn:
+        chain(conn)
         rows = conn.execute(select(audit_log.c.action, audit_log.c.actor).order_by("seq")).all()
     return [(r.action, r.actor) for r in rows]
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from polex.access import accounts
+from polex.audit.log import chain
 from polex.audit.tables import audit_log
 from polex.cli import app
 from polex.node.home import Node
@@ -22,6 +23,7 @@ def polex(node: Node, *args: str, stdin: str | None = None) -> Any:
 
 def audited(node: Node) -> list[tuple[str, str, str | None]]:
     with node.engine.begin() as conn:
+        chain(conn)
         rows = conn.execute(select(audit_log).order_by(audit_log.c.seq)).all()
     return [(r.action, r.actor, r.target) for r in rows]
 

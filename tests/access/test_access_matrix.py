@@ -135,11 +135,13 @@ def test_every_search_and_read_is_audited_with_its_hits(
 ) -> None:
     from sqlalchemy import select
 
+    from polex.audit.log import chain
     from polex.audit.tables import audit_log
 
     reader = make_actor("reader", "DE-BKA", "analyst", "DE")
     views = search_views(client, reader)
     with node.engine.begin() as conn:
+        chain(conn)
         entry = conn.execute(
             select(audit_log).where(audit_log.c.action == "search").order_by(audit_log.c.seq.desc())
         ).first()

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from polex.access import review
+from polex.audit.log import chain
 from polex.audit.tables import audit_log
 from polex.node.home import Node
 from polex.search.tables import record_keys
@@ -44,6 +45,7 @@ def create(client: TestClient, actor: Any, body: dict[str, Any]) -> str:
 
 def audit_actions(node: Node, action: str) -> list[Any]:
     with node.engine.begin() as conn:
+        chain(conn)
         return conn.execute(
             select(audit_log).where(audit_log.c.action == action).order_by(audit_log.c.seq)
         ).all()

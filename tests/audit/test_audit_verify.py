@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from polex.audit import checkpoint, log
 from polex.audit.log import entry_hash
-from polex.audit.tables import audit_checkpoints, audit_head, audit_log
+from polex.audit.tables import audit_checkpoints, audit_head, audit_log, audit_pending
 from polex.audit.verify import Verification, verify
 from polex.cli import app
 from polex.node.home import Node
@@ -35,6 +35,8 @@ def fill(node: Node, count: int = ENTRIES) -> None:
                 case_ref=None if i % 3 else f"OP-{i}",
                 details={"hits": [f"r{i}", f"r{i + 1}"], "score": 0.875, "n": i},
             )
+    with node.engine.begin() as conn:
+        assert log.chain(conn) >= count
 
 
 def check(node: Node) -> Verification:
@@ -190,6 +192,7 @@ def test_a_cut_tail_is_caught_by_the_head_and_the_checkpoint(node: Node) -> None
     assert made is not None
     fifth = row(node, 5).hash
     with node.engine.begin() as conn:
+        log.chain(conn)  # the checkpoint's own entry, as a server worker would have
         conn.execute(delete(audit_log).where(audit_log.c.seq >= 6))
         conn.execute(update(audit_head).values(seq=5, hash=fifth))
     result = check(node)
@@ -216,7 +219,9 @@ def test_an_entry_is_written_only_if_its_action_commits(node: Node) -> None:
     assert result.ok and result.entries == 2
 
 
-def test_concurrent_appenders_keep_one_chain(node: Node) -> None:
+def test_concurrent_appenders_and_chainers_keep_one_chain(node: Node) -> None:
+    """Four threads append, and every third time also chain, as server workers do: every entry
+    is chained once, in one unbroken chain."""
     errors: list[BaseException] = []
 
     def work(n: int) -> None:
@@ -224,6 +229,9 @@ def test_concurrent_appenders_keep_one_chain(node: Node) -> None:
             for i in range(10):
                 with node.engine.begin() as conn:
                     log.append(conn, actor=f"worker{n}", action="search", details={"i": i})
+                if i % 3 == 0:
+                    with node.engine.begin() as conn:
+                        log.chain(conn)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -235,16 +243,42 @@ def test_concurrent_appenders_keep_one_chain(node: Node) -> None:
     assert errors == []
     result = check(node)
     assert result.ok and result.entries == 40
+    with node.engine.begin() as conn:
+        chained = conn.execute(select(audit_log.c.actor, audit_log.c.details)).all()
+    assert sorted((a, d["i"]) for a, d in chained) == [
+        (f"worker{n}", i) for n in range(4) for i in range(10)
+    ]
 
 
 def test_append_many_chains_like_single_appends(node: Node) -> None:
     with node.engine.begin() as conn:
-        seqs = log.append_many(
+        log.append_many(
             conn, [{"actor": "a", "action": "message.send", "details": {"i": i}} for i in range(5)]
         )
-        assert seqs == [1, 2, 3, 4, 5]
-        assert log.append(conn, actor="a", action="message.read") == 6
+        log.append(conn, actor="a", action="message.read")
     assert check(node).ok
+    with node.engine.begin() as conn:
+        chained = conn.execute(
+            select(audit_log.c.seq, audit_log.c.action, audit_log.c.details).order_by("seq")
+        ).all()
+    assert [(r.seq, r.action, r.details) for r in chained] == [
+        *((i + 1, "message.send", {"i": i}) for i in range(5)),
+        (6, "message.read", {}),
+    ]
+
+
+def test_entries_wait_unchained_until_a_chainer_or_reader_comes(node: Node) -> None:
+    """The action pays for one insert; the chain grows when a worker or a reader chains."""
+    with node.engine.begin() as conn:
+        log.append(conn, actor="a", action="record.read", target="r1")
+    with node.engine.begin() as conn:
+        assert conn.execute(select(audit_log)).all() == []
+        assert conn.execute(select(audit_pending.c.action)).scalars().all() == ["record.read"]
+    result = check(node)
+    assert result.ok and result.entries == 1
+    with node.engine.begin() as conn:
+        assert conn.execute(select(audit_pending)).all() == []
+        assert log.chain(conn) == 0
 
 
 def test_cli_verify_names_the_first_bad_entry(node: Node) -> None:
@@ -262,3 +296,40 @@ def test_cli_verify_names_the_first_bad_entry(node: Node) -> None:
     assert broken.exit_code == 1
     assert "FIRST BAD ENTRY: 4" in broken.output
     assert '"first_bad_seq": 4' in broken.stdout
+
+
+def test_the_hash_is_that_of_the_canonical_json_array_of_the_fields() -> None:
+    """Chaining hashes the stored details text; the result must be the hash of the whole
+    array encoded at once, as chains written before verify against it."""
+    import hashlib
+    import json
+    from datetime import UTC, datetime
+
+    ts = datetime(2026, 12, 1, 9, 30, 1, 250, tzinfo=UTC)
+    details = {"z": [1, 2.5, None], "a": {"ü": "Müller — Ü", "n": 10**20}, "q": 'say "hi"\n'}
+    fields = [7, "2026-12-01T09:30:01.000250", "anna@DE-BKA", "DE-BKA", "search", None]
+    fields += ["border check — Ü", "OP-1", details, "ab" * 32]
+    whole = json.dumps(
+        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    expected = hashlib.sha256(whole.encode()).hexdigest()
+    args = (7, ts, "anna@DE-BKA", "DE-BKA", "search", None, "border check — Ü", "OP-1")
+    assert entry_hash(*args, details, "ab" * 32) == expected
+
+
+def test_cli_checkpoint_every_counts_entries_since_the_last_checkpoint(node: Node) -> None:
+    runner = CliRunner()
+    env = {"POLEX_HOME": str(node.home)}
+    fill(node, 2)
+    assert (
+        "no checkpoint due"
+        in runner.invoke(app, ["audit", "checkpoint", "--every", "3"], env=env).output
+    )
+    fill(node, 1)
+    assert "signed" in runner.invoke(app, ["audit", "checkpoint", "--every", "3"], env=env).output
+    # the checkpoint's own entry does not count towards the next one
+    fill(node, 2)
+    assert (
+        "no checkpoint due"
+        in runner.invoke(app, ["audit", "checkpoint", "--every", "3"], env=env).output
+    )

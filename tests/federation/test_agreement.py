@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from polex.audit.log import chain
 from polex.audit.tables import audit_log
 from polex.federation import agreement, links
 from polex.federation.errors import LinkError
@@ -57,13 +58,15 @@ def test_an_accepted_offer_pins_the_partner_and_records_both_grants(
     assert link.fingerprint == other.keys.certificate_fingerprint()
     assert link.theirs == theirs and link.ours == ours
     assert link.signing_key.public_bytes_raw() == other.keys.verify_key().public_bytes_raw()
-    with node.engine.connect() as conn:
+    with node.engine.begin() as conn:
+        chain(conn)
         actions = conn.execute(select(audit_log.c.action, audit_log.c.target)).all()
     assert ("link.accept", "NODE-B") in actions
 
     renewed = accept(node, json.dumps(offer))
     assert renewed.ours == default_sharing()  # node has issued no offer of its own yet
-    with node.engine.connect() as conn:
+    with node.engine.begin() as conn:
+        chain(conn)
         actions = conn.execute(select(audit_log.c.action)).scalars().all()
     assert "link.renew" in actions
 

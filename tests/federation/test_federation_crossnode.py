@@ -10,6 +10,7 @@ from typing import Any
 from fedkit import Pair, person, user, wait_for
 from sqlalchemy import select
 
+from polex.audit.log import chain
 from polex.audit.tables import audit_log
 from polex.federation import links, offers
 from polex.federation.sharing import parse_shares
@@ -50,7 +51,8 @@ def test_a_new_record_matching_the_partners_gives_both_owners_a_hit(pair: Pair) 
 
 
 def _matched(node: Node) -> Any:
-    with node.engine.connect() as conn:
+    with node.engine.begin() as conn:
+        chain(conn)
         query = select(audit_log).where(audit_log.c.action == "federation.match")
         return conn.execute(query).first()
 

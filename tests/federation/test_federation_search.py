@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from fedkit import Pair, person, user
 from sqlalchemy import select
 
+from polex.audit.log import chain
 from polex.audit.tables import audit_log
 from polex.federation import agreement, fedsearch, links
 from polex.federation.sharing import parse_shares
@@ -86,7 +87,8 @@ def test_a_federated_search_merges_the_partners_hits_with_provenance(
     ).json()
     assert {h["node"] for h in local_only["hits"]} == {"TEST-NODE"}
 
-    with records.b.node.engine.connect() as conn:
+    with records.b.node.engine.begin() as conn:
+        chain(conn)
         entry = conn.execute(
             select(audit_log).where(audit_log.c.action == "federation.search")
         ).one()

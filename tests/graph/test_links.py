@@ -10,6 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from polex.audit.log import chain
 from polex.audit.tables import audit_log
 from polex.node import importer
 from polex.node.home import Node
@@ -134,7 +135,8 @@ def test_deleting_the_edge_removes_the_link_and_each_look_is_audited(
     )
     assert deleted.status_code == 200, deleted.text
     assert not any(x["caption"] == "Black Wolves" for x in links(client, ids["p-1"], anna.headers))
-    with node.engine.connect() as conn:
+    with node.engine.begin() as conn:
+        chain(conn)
         looks = conn.execute(
             select(audit_log.c.purpose, audit_log.c.details)
             .where(audit_log.c.action == "record.links", audit_log.c.target == ids["p-1"])

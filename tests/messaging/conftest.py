@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from polex.audit.log import chain
 from polex.audit.tables import audit_log
 from polex.node.home import Node
 
@@ -56,7 +57,8 @@ def audits(node: Node) -> Callable[..., int]:
         query = select(func.count()).select_from(audit_log).where(audit_log.c.action == action)
         if target is not None:
             query = query.where(audit_log.c.target == target)
-        with node.engine.connect() as conn:
+        with node.engine.begin() as conn:
+            chain(conn)
             return int(conn.execute(query).scalar_one())
 
     return count

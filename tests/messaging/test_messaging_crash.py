@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
+from polex.audit.log import chain
 from polex.audit.tables import audit_log
 from polex.messaging.tables import message_deliveries, messages
 from polex.node.home import Node
@@ -97,7 +98,8 @@ def test_kill_9_between_queue_and_delivery_then_restart_delivers_once(
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
-    with node.engine.connect() as conn:
+    with node.engine.begin() as conn:
+        chain(conn)
         assert conn.execute(select(func.count()).select_from(messages)).scalar_one() == 1
         assert conn.execute(select(func.count()).select_from(message_deliveries)).scalar_one() == 1
         sends = select(func.count()).where(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import insert, select, update
 
+from polex.audit.log import chain
 from polex.audit.tables import audit_log
 from polex.messaging.crypto import CryptoError, NodeCrypto, canonical_bytes
 from polex.messaging.tables import message_deliveries, messages
@@ -33,7 +34,8 @@ def test_a_changed_ciphertext_byte_is_refused_and_audited(post, make_actor, node
     issue = answer.json()["detail"][0]
     assert issue["rule"] == "message.integrity"
     assert issue["message"].startswith(f"message {mid} failed its integrity check")
-    with node.engine.connect() as conn:
+    with node.engine.begin() as conn:
+        chain(conn)
         entry = conn.execute(
             select(audit_log).where(audit_log.c.action == "message.integrity_failure")
         ).one()

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
+from polex.audit.log import chain
 from polex.audit.tables import audit_log
 from polex.cli import app
 from polex.match.tables import match_queue
@@ -47,7 +48,8 @@ def write_jsonl(path: Path, rows: list[Any]) -> Path:
 
 
 def counts(node: Node) -> dict[str, int]:
-    with node.engine.connect() as conn:
+    with node.engine.begin() as conn:
+        chain(conn)
         return {
             t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
             for t in (records, record_versions, record_keys, audit_log, match_queue)
@@ -113,7 +115,8 @@ def test_jsonl_import_stores_records_versions_keys_and_one_audit_entry(
     assert first.envelope.owner == "DE-BKA"
     assert second.properties["name"] == ["Олена Коваленко"]
 
-    with node.engine.connect() as conn:
+    with node.engine.begin() as conn:
+        chain(conn)
         versions = store.history(conn, first.id)
         keyed = conn.execute(
             select(func.count(func.distinct(record_keys.c.record_id)))
@@ -326,7 +329,8 @@ def test_partial_keeps_the_good_rows_and_writes_the_rejects_file(
     rejects = tmp_path / "mixed.jsonl.rejects.jsonl"
     written = [json.loads(x) for x in rejects.read_text(encoding="utf-8").splitlines()]
     assert [w["line"] for w in written] == [2, 3, 4, 5, 6, 7]
-    with node.engine.connect() as conn:
+    with node.engine.begin() as conn:
+        chain(conn)
         entry = conn.execute(select(audit_log).where(audit_log.c.action == "record.import")).one()
     assert (entry.details["rejected"], entry.details["partial"]) == (6, True)
 

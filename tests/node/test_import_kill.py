@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from polex.audit.log import chain
 from polex.audit.tables import audit_head, audit_log
 from polex.match.tables import match_queue
 from polex.node.home import Node
@@ -25,7 +26,8 @@ ROWS = 16_000
 
 
 def state(node: Node) -> dict[str, object]:
-    with node.engine.connect() as conn:
+    with node.engine.begin() as conn:
+        chain(conn)
         found: dict[str, object] = {
             t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
             for t in (records, record_versions, record_keys, audit_log, match_queue)

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from polex.audit.log import chain
 from polex.audit.tables import audit_log
 from polex.node.home import Node
 
@@ -167,7 +168,9 @@ def test_match_endpoint_is_yente_shaped_and_hides_restricted(client: TestClient,
 
 
 def test_every_search_is_audited_with_purpose_and_hits(
-    client: TestClient, loaded, node: Node  # type: ignore[no-untyped-def]
+    client: TestClient,
+    loaded,
+    node: Node,  # type: ignore[no-untyped-def]
 ) -> None:
     de, _ = loaded
     answer = client.post(
@@ -178,6 +181,7 @@ def test_every_search_is_audited_with_purpose_and_hits(
     hit_ids = [h["record_id"] for h in answer.json()["hits"]]
     assert hit_ids
     with node.engine.begin() as conn:
+        chain(conn)
         entry = conn.execute(
             select(audit_log).where(audit_log.c.action == "search").order_by(audit_log.c.seq.desc())
         ).first()

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from polex.audit.log import chain
 from polex.audit.tables import audit_log
 from polex.node import records as service
 from polex.node.home import Node
@@ -26,7 +27,8 @@ def person(sid: str, name: str) -> Any:
 
 
 def actions(node: Node) -> list[tuple[str, str]]:
-    with node.engine.connect() as conn:
+    with node.engine.begin() as conn:
+        chain(conn)
         rows = conn.execute(select(audit_log.c.actor, audit_log.c.action)).all()
     return [(r.actor, r.action) for r in rows]
 

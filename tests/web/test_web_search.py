@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from polex.audit.log import chain
 from polex.audit.tables import audit_log
 from polex.node import records as service
 from polex.node.home import Node
@@ -43,7 +44,8 @@ def officers(node: Node, make_actor: Any) -> tuple[Any, Any]:
 
 
 def audits(node: Node, action: str) -> list[Any]:
-    with node.engine.connect() as conn:
+    with node.engine.begin() as conn:
+        chain(conn)
         return list(conn.execute(select(audit_log).where(audit_log.c.action == action)).all())
 
 
@@ -89,7 +91,8 @@ def test_purpose_is_remembered_per_case_and_used_for_reads(
     other_case = browser.get("/search", params={"case_ref": "OP-8"}).text
     assert f'value="{PURPOSE}"' not in other_case
     # a record opened from the results is read under the stated purpose
-    with node.engine.connect() as conn:
+    with node.engine.begin() as conn:
+        chain(conn)
         rid = conn.execute(
             select(audit_log.c.details).where(audit_log.c.action == "search")
         ).scalar_one()["hits"][0]

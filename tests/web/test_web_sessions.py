@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from polex.access import accounts
+from polex.audit.log import chain
 from polex.audit.tables import audit_log
 from polex.node.home import Node
 from polex.web.security import CSRF_FIELD
@@ -24,7 +25,8 @@ def alive(node: Node, token: str) -> bool:
 
 
 def ended(node: Node) -> list[tuple[str, dict[str, str]]]:
-    with node.engine.connect() as conn:
+    with node.engine.begin() as conn:
+        chain(conn)
         rows = conn.execute(
             select(audit_log.c.actor, audit_log.c.details).where(
                 audit_log.c.action == "session.end"
@@ -183,7 +185,8 @@ def test_login_with_password_and_one_time_code(
         },
     )
     assert replay.status_code == 401  # a one-time code is accepted once
-    with node.engine.connect() as conn:
+    with node.engine.begin() as conn:
+        chain(conn)
         actions = [
             r.action
             for r in conn.execute(

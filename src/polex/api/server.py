@@ -1,5 +1,5 @@
 """The ASGI entry point `polex serve` hands to uvicorn; each worker opens the node itself and
-runs, beside the requests, the background work every worker shares: draining the match queue."""
+runs, beside the requests, the background work every worker shares (``polex.node.background``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from polex.api.app import create_app
-from polex.match.worker import QueueWorker
+from polex.node.background import tasks
 from polex.node.home import open_node
 
 
@@ -17,16 +17,18 @@ def app() -> FastAPI:
     node = open_node()
     application = create_app(node)
     inner = application.router.lifespan_context
-    worker = QueueWorker(node.engine, node.name)
+    background = tasks(node)
 
     @asynccontextmanager
     async def lifespan(served: FastAPI) -> AsyncIterator[None]:
-        worker.start()
+        for task in background:
+            task.start()
         try:
             async with inner(served):
                 yield
         finally:
-            worker.stop()
+            for task in background:
+                task.stop()
 
     application.router.lifespan_context = lifespan
     return application

@@ -46,8 +46,9 @@ def valid(checkpoint: Checkpoint, node: str, key: Ed25519PublicKey) -> bool:
 def create(conn: Connection, node: str, key: Ed25519PrivateKey, actor: str) -> Checkpoint | None:
     """Sign the current head (None while the trail is empty) and audit the checkpoint.
 
-    The head row is locked like by an appender, so the checkpoint is of a committed or this
-    transaction's entry and no append slips in between."""
+    Everything committed is chained first, with the head locked as by any chainer, so the
+    checkpoint covers it and no chaining slips in between."""
+    log.chain(conn)
     row = conn.execute(
         select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
     ).first()
@@ -83,11 +84,14 @@ def all_checkpoints(conn: Connection) -> list[Checkpoint]:
 
 
 def due(conn: Connection, every: int) -> bool:
-    """Whether ``every`` entries or more were appended since the last checkpoint."""
+    """Whether ``every`` entries or more were chained since the last checkpoint, not counting
+    that checkpoint's own entry (which would make an idle node's trail due forever)."""
+    log.chain(conn)
     head = conn.execute(select(audit_head.c.seq).where(audit_head.c.id == 1)).scalar()
     if not head:
         return False
     last = conn.execute(
         select(audit_checkpoints.c.seq).order_by(audit_checkpoints.c.seq.desc()).limit(1)
     ).scalar()
-    return head - (last or 0) >= every
+    since = head - last - 1 if last else head
+    return since >= every

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
+from polex.audit import log
 from polex.audit.tables import audit_log
 
 
@@ -75,6 +76,7 @@ def query(
     """Entries in sequence order after ``after_seq`` (the cursor of the next page).
 
     ``action`` ending in "." selects a family ("message." for every message action)."""
+    log.chain(conn)
     q = select(audit_log).where(audit_log.c.seq > after_seq)
     if actor:
         q = q.where(audit_log.c.actor == actor)

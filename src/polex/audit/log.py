@@ -1,12 +1,13 @@
-"""Appending to the audit chain, inside the caller's transaction.
+"""Appending to the audit trail inside the caller's transaction, and chaining what was appended.
 
-Each entry's hash covers its content and the previous entry's hash, so any changed, removed
-or reordered entry breaks the chain from that point on (``verify`` finds it). The entry is
-written in the transaction of the action it describes: both happen, or neither.
-
-Every search and read writes an entry, so appending is kept to three prepared statements:
-advance the head (which locks it on PostgreSQL and serialises appenders across workers),
-insert the entry, store the new head hash."""
+An entry is written in the transaction of the action it describes, so both happen or neither,
+as one insert into ``audit_pending``: every search and read writes one, and taking the chain
+head there would serialise every action of every worker on one row until its commit.
+``chain`` then moves committed entries, oldest first, into the hash chain in batches: each
+entry's hash covers its content and the previous entry's hash, so any changed, removed or
+reordered entry breaks the chain from that point on (``verify`` finds it). Every server worker
+chains in the background (``polex.node.background``) and every reader of the trail (entries,
+reports, verify, checkpoints) chains first, so it reads everything committed before it."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import Connection, Text, bindparam, cast, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from polex.audit.tables import audit_head, audit_log
+from polex.audit.tables import audit_head, audit_log, audit_pending
 from polex.store.metadata import utcnow
 
 GENESIS = "0" * 64
@@ -30,6 +32,11 @@ def _utc_naive(ts: datetime) -> datetime:
     """The timestamp as hashed: UTC without zone (PostgreSQL returns it in the session's zone,
     SQLite without any)."""
     return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+
+
+def canonical(value: Any) -> str:
+    """JSON as hashed: sorted keys, no spaces, non-ASCII as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def entry_hash(
@@ -44,43 +51,35 @@ def entry_hash(
     details: dict[str, Any],
     prev_hash: str,
 ) -> str:
-    body = json.dumps(
-        [
-            seq,
-            _utc_naive(ts).isoformat(timespec="microseconds"),
-            actor,
-            agency,
-            action,
-            target,
-            purpose,
-            case_ref,
-            details,
-            prev_hash,
-        ],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        default=str,
+    """SHA-256 of the canonical JSON array of the entry's fields and the previous hash."""
+    return _hash(
+        seq, ts, actor, agency, action, target, purpose, case_ref, canonical(details), prev_hash
     )
+
+
+def _hash(
+    seq: int,
+    ts: datetime,
+    actor: str,
+    agency: str | None,
+    action: str,
+    target: str | None,
+    purpose: str | None,
+    case_ref: str | None,
+    details_json: str,
+    prev_hash: str,
+) -> str:
+    """``entry_hash`` with the details already canonical JSON, as the action stored them:
+    chaining hashes that text without parsing and re-encoding it (the array's elements are
+    encoded one by one, so the text is the same as the whole array's encoding)."""
+    iso = _utc_naive(ts).isoformat(timespec="microseconds")
+    fields = canonical([seq, iso, actor, agency, action, target, purpose, case_ref])
+    body = f"{fields[:-1]},{details_json},{canonical(prev_hash)}]"
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def normalise(details: dict[str, Any] | None) -> dict[str, Any]:
-    """Details as the database will hand them back (JSON types only), so the hash computed
-    now is the hash recomputed by ``verify``."""
-    if not details:
-        return {}
-    result: dict[str, Any] = json.loads(json.dumps(details, default=str))
-    return result
-
-
 # Built once: building and caching statements would cost more than running them.
-_ADVANCE = (
-    update(audit_head)
-    .where(audit_head.c.id == 1)
-    .values(seq=audit_head.c.seq + bindparam("count"))
-    .returning(audit_head.c.seq, audit_head.c.hash)
-)
+_LOCK_HEAD = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
 _START = {
     "postgresql": pg_insert(audit_head)
     .values(id=1, seq=0, hash=GENESIS)
@@ -89,18 +88,26 @@ _START = {
     .values(id=1, seq=0, hash=GENESIS)
     .on_conflict_do_nothing(index_elements=["id"]),
 }
-_INSERT_ENTRIES = insert(audit_log)
-_STORE_HEAD = update(audit_head).where(audit_head.c.id == 1).values(hash=bindparam("new_hash"))
-
-
-def _reserve(conn: Connection, count: int) -> tuple[int, str]:
-    """Take ``count`` sequence numbers: the last one taken and the hash before the first."""
-    row = conn.execute(_ADVANCE, {"count": count}).first()
-    if row is None:  # the very first entry of the node (several workers may race to it)
-        conn.execute(_START[conn.dialect.name])
-        row = conn.execute(_ADVANCE, {"count": count}).first()
-        assert row is not None
-    return row.seq, row.hash
+_INSERT_PENDING = insert(audit_pending)
+_OLDEST_PENDING = select(audit_pending).order_by(audit_pending.c.id).limit(bindparam("batch"))
+_CHAINED_DETAILS = {  # the stored canonical text, not parsed and re-encoded
+    "postgresql": cast(bindparam("details_json", type_=Text), JSONB),
+    "sqlite": bindparam("details_json", type_=Text),
+}
+_INSERT_ENTRIES = {
+    dialect: insert(audit_log).values(
+        {c.name: bindparam(c.name) for c in audit_log.c if c.name != "details"}
+        | {"details": details}
+    )
+    for dialect, details in _CHAINED_DETAILS.items()
+}
+_STORE_HEAD = (
+    update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+_FIELDS = ("agency", "target", "purpose", "case_ref")
+BATCH = 2000
 
 
 def append(
@@ -113,9 +120,9 @@ def append(
     purpose: str | None = None,
     case_ref: str | None = None,
     details: dict[str, Any] | None = None,
-) -> int:
-    """Write one entry in the caller's transaction; returns its sequence number."""
-    return append_many(
+) -> None:
+    """Write one entry in the caller's transaction."""
+    append_many(
         conn,
         [
             {
@@ -128,45 +135,85 @@ def append(
                 "details": details,
             }
         ],
-    )[0]
+    )
 
 
-def append_many(conn: Connection, entries: Sequence[dict[str, Any]]) -> list[int]:
+def append_many(conn: Connection, entries: Sequence[dict[str, Any]]) -> None:
     """Write several entries (each with ``append``'s keyword arguments) in the caller's
-    transaction, taking the chain head once and inserting in one round trip: a bulk action
-    (a batch of messages) pays for its audit once, not per entry. Returns the sequence numbers."""
+    transaction, in one round trip: a bulk action (a batch of messages) pays once."""
     if not entries:
-        return []
-    last, prev = _reserve(conn, len(entries))
-    seq = last - len(entries)
-    rows = []
-    for e in entries:
-        seq += 1
-        ts = utcnow()
-        details = normalise(e.get("details"))
-        actor, action = e["actor"], e["action"]
-        agency, target, purpose, case_ref = (
-            e.get(name) for name in ("agency", "target", "purpose", "case_ref")
-        )
-        digest = entry_hash(
-            seq, ts, actor, agency, action, target, purpose, case_ref, details, prev
-        )
-        rows.append(
-            {
-                "seq": seq,
-                "ts": ts,
-                "actor": actor,
-                "agency": agency,
-                "action": action,
-                "target": target,
-                "purpose": purpose,
-                "case_ref": case_ref,
-                "details": details,
-                "prev_hash": prev,
-                "hash": digest,
-            }
-        )
-        prev = digest
-    conn.execute(_INSERT_ENTRIES, rows[0] if len(rows) == 1 else rows)
-    conn.execute(_STORE_HEAD, {"new_hash": prev})
-    return list(range(last - len(entries) + 1, last + 1))
+        return
+    rows = [
+        {
+            "ts": utcnow(),
+            "actor": e["actor"],
+            "action": e["action"],
+            **{name: e.get(name) for name in _FIELDS},
+            "details": canonical(e.get("details") or {}),
+        }
+        for e in entries
+    ]
+    conn.execute(_INSERT_PENDING, rows[0] if len(rows) == 1 else rows)
+
+
+def _lock_head(conn: Connection) -> tuple[int, str]:
+    """The last chained sequence number and hash, the head row locked till commit on
+    PostgreSQL (SQLite's write lock serialises chainers already)."""
+    row = conn.execute(_LOCK_HEAD.with_for_update()).first()
+    if row is None:  # the very first entry of the node (several workers may race to it)
+        conn.execute(_START[conn.dialect.name])
+        row = conn.execute(_LOCK_HEAD.with_for_update()).first()
+        assert row is not None
+    return row.seq, row.hash
+
+
+def chain(conn: Connection, batch: int = BATCH) -> int:
+    """Chain the committed entries waiting in ``audit_pending``, oldest first, in the caller's
+    transaction; returns how many.
+
+    The head is locked before the pending rows are read, so a second chainer waits and then
+    sees them gone; rows are removed by id, never by range, because a row with a lower id may
+    commit later (it is chained by the next run)."""
+    done = 0
+    seq, prev = _lock_head(conn)
+    while True:
+        pending = conn.execute(_OLDEST_PENDING, {"batch": batch}).all()
+        if not pending:
+            break
+        rows = []
+        for p in pending:
+            seq += 1
+            digest = _hash(
+                seq,
+                p.ts,
+                p.actor,
+                p.agency,
+                p.action,
+                p.target,
+                p.purpose,
+                p.case_ref,
+                p.details,
+                prev,
+            )
+            rows.append(
+                {
+                    "seq": seq,
+                    "ts": p.ts,
+                    "actor": p.actor,
+                    "agency": p.agency,
+                    "action": p.action,
+                    "target": p.target,
+                    "purpose": p.purpose,
+                    "case_ref": p.case_ref,
+                    "details_json": p.details,
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
+            )
+            prev = digest
+        conn.execute(_INSERT_ENTRIES[conn.dialect.name], rows)
+        conn.execute(delete(audit_pending).where(audit_pending.c.id.in_([p.id for p in pending])))
+        done += len(pending)
+    if done:
+        conn.execute(_STORE_HEAD, {"new_seq": seq, "new_hash": prev})
+    return done

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Date, cast, func, select
 
 from polex.access import review
+from polex.audit import log
 from polex.audit.entries import utc
 from polex.audit.tables import audit_log
 
@@ -233,10 +234,12 @@ class ReportError(ValueError):
 
 
 def run(conn: Connection, kind: str, since: datetime, until: datetime) -> Report:
+    """The report of ``kind`` over everything committed up to now (chained first)."""
     try:
         report = KINDS[kind]
     except KeyError as exc:
         raise ReportError(f"kind: one of {', '.join(KINDS)}") from exc
     if until <= since:
         raise ReportError("until: must be after since")
+    log.chain(conn)
     return report(conn, since, until)

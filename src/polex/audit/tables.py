@@ -1,4 +1,4 @@
-"""Audit entries, the chain head that serialises appends, and signed checkpoints."""
+"""Audit entries waiting to be chained, the chain itself, its head, and signed checkpoints."""
 
 from __future__ import annotations
 
@@ -24,8 +24,24 @@ audit_log = Table(
     Index("ix_audit_action_ts", "action", "ts"),
 )
 
+# Written by the action's own transaction, one row per entry and no index to maintain: the
+# action pays for one insert. ``chain`` moves committed rows into the chain in batches.
+audit_pending = Table(
+    "audit_pending",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("ts", Timestamp, nullable=False),
+    Column("actor", String(160), nullable=False),
+    Column("agency", String(32)),
+    Column("action", String(48), nullable=False),
+    Column("target", String(255)),
+    Column("purpose", Text),
+    Column("case_ref", String(128)),
+    Column("details", Text, nullable=False),
+)
+
 # One row: the last sequence number and hash. Updating it takes a row lock on PostgreSQL,
-# which serialises appenders across workers (SQLite serialises writers already).
+# which serialises chainers across workers (SQLite serialises writers already).
 audit_head = Table(
     "audit_head",
     metadata,

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, select
 
 from polex.audit import checkpoint as checkpoints
-from polex.audit.log import GENESIS, entry_hash
+from polex.audit.log import GENESIS, chain, entry_hash
 from polex.audit.tables import audit_head, audit_log
 
 BATCH = 2000
@@ -67,7 +67,9 @@ def verify(
     Detects a changed entry (its hash no longer matches), a removed one (a gap in the
     sequence, or a head beyond the last entry), reordered or swapped entries (hashes cover the
     sequence number and the previous hash), and a consistently rewritten or cut chain up to
-    the last signed checkpoint."""
+    the last signed checkpoint. Entries committed but not yet chained are chained first: an
+    entry is checked once it is in the chain."""
+    chain(conn)
     result = Verification()
     marks = {c.seq: c for c in checkpoints.all_checkpoints(conn)}
     result.checkpoints = len(marks)

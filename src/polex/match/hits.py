@@ -400,9 +400,7 @@ def confirmed_links(conn: Connection, record_id: str) -> list[tuple[str, Colour]
             (hits.c.record_a == record_id) | (hits.c.record_b == record_id),
         )
     ).all()
-    return [
-        (r.record_b if r.record_a == record_id else r.record_a, Colour(r.colour)) for r in rows
-    ]
+    return [(r.record_b if r.record_a == record_id else r.record_a, Colour(r.colour)) for r in rows]
 
 
 def notifications_for(conn: Connection, agency: str, limit: int = 50) -> list[dict[str, Any]]:

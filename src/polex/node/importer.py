@@ -170,7 +170,6 @@ class ImportReport:
     rejected: int = 0
     rejects: list[Rejected] = field(default_factory=list)
     committed: bool = False
-    audit_seq: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -186,7 +185,6 @@ class ImportReport:
             "unchanged": self.unchanged,
             "rejected": self.rejected,
             "rejects": [r.to_json() for r in self.rejects],
-            "audit_seq": self.audit_seq,
         }
 
 
@@ -462,7 +460,7 @@ def import_rows(
             transaction.rollback()
             report.imported = report.updated = report.unchanged = 0
             return report
-        report.audit_seq = audit.append(
+        audit.append(
             conn,
             actor=options.actor,
             agency=options.agency,
