@@ -70,6 +70,7 @@ _seen = Table(
     Column("id", String(40), primary_key=True),
     Column("line", Integer, nullable=False),
     prefixes=["TEMPORARY"],
+    sqlite_with_rowid=False,
 )
 
 
