@@ -314,6 +314,11 @@ def _next_version(current: Record, record: Record) -> Record:
     )
 
 
+def _key_order(row: bulk.Row) -> tuple[Any, ...]:
+    """A ``record_keys`` row's place in the table's primary key (kind, key, record id)."""
+    return row[1], row[2], row[0]
+
+
 class _Run:
     """One import in one transaction: batches of rows checked against the file and the store."""
 
@@ -407,7 +412,9 @@ class _Run:
         )
         versions = [p.version_row for p in new]
         bulk.inserter(driver, record_versions, store.VERSION_COLUMNS).write(conn, versions)
-        keys = [k for p in new for k in p.key_rows]
+        # in the primary key's order (kind, key, record id): each B-tree page is then written
+        # by a run of neighbouring rows instead of by rows all over the table
+        keys = sorted((k for p in new for k in p.key_rows), key=_key_order)
         bulk.inserter(driver, record_keys, index.KEY_COLUMNS).write(conn, keys)
         references = [r for p in new for r in p.ref_rows]
         bulk.inserter(driver, record_refs, refs.REF_COLUMNS).write(conn, references)
