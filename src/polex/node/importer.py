@@ -56,6 +56,9 @@ PARALLEL_BYTES = 4 * 2**20
 # middle of the one transaction is written to the log again and again. Fixed, so memory stays
 # flat in the file's size.
 SQLITE_CACHE_KIB = 256 * 1024
+# The same for the temporary database, which holds the ids the file has used (about 60 MiB for
+# a million rows): in SQLite's default 2 MiB each insert and lookup there goes to disk.
+SQLITE_TEMP_CACHE_KIB = 64 * 1024
 # Chunks handed to the workers ahead of the one being written, per worker: enough to keep them
 # busy while a chunk is written, few enough that memory stays flat.
 AHEAD = 2
@@ -492,7 +495,7 @@ def import_rows(
 
 @contextmanager
 def _sqlite_cache(conn: Connection) -> Iterator[None]:
-    """A large page cache on this connection while it imports (SQLite only), the usual one
+    """Large page caches on this connection while it imports (SQLite only), the usual ones
     again afterwards: the connection goes back to the pool. Set on the driver's connection,
     since a pragma is no part of the transaction."""
     dbapi = conn.connection.dbapi_connection
@@ -500,12 +503,16 @@ def _sqlite_cache(conn: Connection) -> Iterator[None]:
         yield
         return
     cursor = dbapi.cursor()
-    (usual,) = cursor.execute("PRAGMA cache_size").fetchone()
-    cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    sizes = {"main": SQLITE_CACHE_KIB, "temp": SQLITE_TEMP_CACHE_KIB}
+    usual = {}
+    for schema, kib in sizes.items():
+        (usual[schema],) = cursor.execute(f"PRAGMA {schema}.cache_size").fetchone()
+        cursor.execute(f"PRAGMA {schema}.cache_size = -{kib}")
     try:
         yield
     finally:
-        cursor.execute(f"PRAGMA cache_size = {usual}")
+        for schema, size in usual.items():
+            cursor.execute(f"PRAGMA {schema}.cache_size = {size}")
         cursor.close()
 
 
