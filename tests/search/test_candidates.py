@@ -76,3 +76,27 @@ def test_identifier_lookup_reads_frequent_keys_like_generate(node: Node) -> None
         found = candidates.lookup(conn, keys, limit=20)
     assert len(found) == 12
     assert next(iter(found)) == record_id(AGENCY, "intelligence", "g-2")
+
+
+def test_keys_alike_in_their_first_255_characters_are_indexed_once(node: Node) -> None:
+    """The key column holds 255 characters and is part of the primary key: two document numbers
+    that differ only after that make one row, not an integrity error that fails the write."""
+    stem = "X" * 300
+    record = prepare(
+        RecordInput.model_validate(
+            {
+                "id": "long-numbers",
+                "schema": "Person",
+                "properties": {"name": ["Ali Hasan"], "idNumber": [stem + "1", stem + "2"]},
+                "polex": {"database": "intelligence", "subject_category": "suspect"},
+            }
+        ),
+        owner=AGENCY,
+    )
+    with node.engine.begin() as conn:
+        agencies.add(conn, AGENCY, "Bundeskriminalamt", "DE")
+        store.insert_many(conn, [record], actor="test", reason="test")
+        index.add(conn, [record])
+        index.reindex(conn, [record])
+        frequencies = candidates.key_frequencies(conn, [("docn", stem[:255])])
+    assert frequencies == {("docn", stem[:255]): 1}

@@ -23,6 +23,7 @@ from functools import lru_cache
 import phonenumbers
 from rigour.territories import lookup_territory
 
+from polex.model import phones
 from polex.model.ftm import model
 
 Key = tuple[str, str]
@@ -80,12 +81,12 @@ def country_code(value: str) -> str:
 
 @lru_cache(maxsize=100_000)
 def phone_key(value: str, region: str | None = None) -> str | None:
-    """E.164 form of a phone number; ``region`` reads numbers written without the +."""
-    try:
-        number = phonenumbers.parse(value, region.upper() if region else None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
+    """E.164 form of a phone number; ``region`` reads numbers written without the +.
+
+    A number that parses without a region starts with its country code, which the region
+    cannot change: that parse is the one validation made already."""
+    number = phones.parse(value) or (phones.parse(value, region.upper()) if region else None)
+    if number is None or not phonenumbers.is_possible_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

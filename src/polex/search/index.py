@@ -15,13 +15,15 @@ KEY_COLUMNS = ("record_id", "kind", "key")
 
 
 def key_rows(records: Sequence[Record]) -> list[tuple[str, str, str]]:
-    """The ``record_keys`` rows of records, in ``KEY_COLUMNS`` order."""
-    return [
+    """The ``record_keys`` rows of records, in ``KEY_COLUMNS`` order, each once (the primary
+    key): two keys alike in their first 255 characters are one row."""
+    rows = {
         (r.id, kind, key[:255])
         for r in records
         if not r.deleted
         for kind, key in entity_keys(r.schema, r.properties)
-    ]
+    }
+    return list(rows)
 
 
 def add(conn: Connection, records: Sequence[Record]) -> None:
