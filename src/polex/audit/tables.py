@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
 
 from polex.store.metadata import Json, Timestamp, metadata
+
+
+def _what_happened() -> list[Column[Any]]:
+    """The columns an entry has before and after it is chained (new objects for each table)."""
+    return [
+        Column("ts", Timestamp, nullable=False),
+        Column("actor", String(160), nullable=False),
+        Column("agency", String(32)),
+        Column("action", String(48), nullable=False),
+        Column("target", String(255)),
+        Column("purpose", Text),
+        Column("case_ref", String(128)),
+    ]
+
 
 audit_log = Table(
     "audit_log",
     metadata,
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("ts", Timestamp, nullable=False),
-    Column("actor", String(160), nullable=False),
-    Column("agency", String(32)),
-    Column("action", String(48), nullable=False),
-    Column("target", String(255)),
-    Column("purpose", Text),
-    Column("case_ref", String(128)),
+    *_what_happened(),
     Column("details", Json, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
@@ -30,13 +40,7 @@ audit_pending = Table(
     "audit_pending",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("ts", Timestamp, nullable=False),
-    Column("actor", String(160), nullable=False),
-    Column("agency", String(32)),
-    Column("action", String(48), nullable=False),
-    Column("target", String(255)),
-    Column("purpose", Text),
-    Column("case_ref", String(128)),
+    *_what_happened(),
     Column("details", Text, nullable=False),
 )
 
