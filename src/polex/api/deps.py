@@ -15,7 +15,9 @@ from polex.node.home import Node
 bearer = HTTPBearer(auto_error=False)
 
 
-def get_node(request: Request) -> Node:
+async def get_node(request: Request) -> Node:
+    """``async`` only because it never waits: FastAPI runs a plain function in a worker
+    thread, and a thread hop costs more than the lookup."""
     node: Node = request.app.state.node
     return node
 

@@ -90,6 +90,8 @@ class BulkInsert:
         """Insert rows that ``convert`` made."""
         if not rows:
             return
+        if not conn.in_transaction():  # the driver's cursor would not begin one
+            conn.begin()
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None  # a connection in use is checked out of the pool
         cursor = dbapi.cursor()
