@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import random
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 
 # Every module that registers tables on the shared MetaData; imported before create/migrate.
 TABLE_MODULES = (
@@ -19,6 +23,13 @@ TABLE_MODULES = (
     "polex.federation.tables",
     "polex.graph.tables",
 )
+
+
+# How long a statement waits for a lock before it fails, in seconds.
+SQLITE_BUSY_TIMEOUT = 30.0
+# Pauses between tries of a BEGIN that found the write lock taken, in seconds.
+LOCK_RETRY_FIRST = 50e-6
+LOCK_RETRY_LONGEST = 1e-3
 
 
 def load_tables() -> None:
@@ -37,24 +48,46 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000:.0f}")
     cur.close()
 
 
 def _begin_immediate(conn: Connection) -> None:
     """Nearly every transaction writes (at least its audit entry): take the write lock at
-    BEGIN so a read-then-write transaction never fails on a lock upgrade. Sent on the driver's
-    connection: every transaction pays for it, and a statement through SQLAlchemy costs several
-    times what SQLite spends on it."""
+    BEGIN so a read-then-write transaction never fails on a lock upgrade.
+
+    While another connection holds the lock, SQLite's own busy handler sleeps 1, 2, 5, 10 ...
+    up to 100 ms between tries, and a lock that changes hands every few hundred microseconds
+    (searches, each writing its audit entry) is then nearly always taken by someone else
+    first: requests waited hundreds of milliseconds behind a lock held for a fraction of one.
+    So BEGIN tries again itself, after pauses from 50 us up to 1 ms, for as long as the busy
+    timeout. Sent on the driver's connection: every transaction pays for it, and a statement
+    through SQLAlchemy costs several times what SQLite spends on it."""
     driver = conn.connection.driver_connection
     assert driver is not None  # a connection that begins is checked out of the pool
-    driver.execute("BEGIN IMMEDIATE")
+    driver.execute("PRAGMA busy_timeout = 0")
+    try:
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
+        pause = LOCK_RETRY_FIRST
+        while True:
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() + pause > deadline:
+                    # as SQLAlchemy raises what a statement sent through it met
+                    raise OperationalError("BEGIN IMMEDIATE", None, error) from error
+            time.sleep(pause * random.uniform(0.5, 1.5))  # apart, not in step with others
+            pause = min(2 * pause, LOCK_RETRY_LONGEST)
+    finally:
+        driver.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT * 1000:.0f}")
 
 
 def make_engine(url: str | URL) -> Engine:
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _begin_immediate)
         return engine
