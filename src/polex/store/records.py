@@ -8,7 +8,18 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, bindparam, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    String,
+    bindparam,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 
 from polex.model.envelope import Envelope, Restrictions
 from polex.model.record import Record, RecordVersion
@@ -205,17 +216,26 @@ def get(conn: Connection, rid: str) -> Record:
 
 
 @cache
-def _by_ids() -> Select[Any]:
+def _by_ids(dialect: str) -> Select[Any]:
     """Whole records by id, built once: every search reads its hits with it, and building the
-    expression cost more than running it."""
-    return select(records).where(records.c.id.in_(bindparam("ids", expanding=True)))
+    expression cost more than running it. The ids are one parameter (an array on PostgreSQL,
+    a JSON array on SQLite), not one each: an expanding IN list is rendered again for every
+    execution, which cost more than reading a record."""
+    if dialect == "postgresql":
+        return select(records).where(
+            records.c.id == func.any(bindparam("ids", type_=postgresql.ARRAY(String)))
+        )
+    listed = func.json_each(bindparam("ids", type_=String)).table_valued("value")
+    return select(records).where(records.c.id.in_(select(listed.c.value)))
 
 
 def get_many(conn: Connection, ids: Iterable[str]) -> dict[str, Record]:
     ids = list(ids)
     if not ids:
         return {}
-    rows = conn.execute(_by_ids(), {"ids": ids}).all()
+    dialect = conn.dialect.name
+    param = ids if dialect == "postgresql" else bulk.json_text(ids)
+    rows = conn.execute(_by_ids(dialect), {"ids": param}).all()
     return {r.id: _to_record(r) for r in rows}
 
 
