@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import platform
 import shutil
 import socket
@@ -53,6 +54,13 @@ PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 AGENCY = "DE-BKA"
 PURPOSE = "benchmark"
 MAX_QUERIES = 2000
+HTTP_AUDIT_ROUNDS = 4
+KINDS = {
+    "id": "identifier",
+    "name": "name",
+    "mixed": "half and half",
+    "id-http": "identifier, HTTP",
+}
 console = Console(stderr=True)
 
 
@@ -372,15 +380,23 @@ def _http_client(args: tuple[str, str, list[str], int, float]) -> tuple[int, lis
     return errors[0], [x for per in latencies for x in per]
 
 
-def _serve(home: Path, workers: int) -> Iterator[str]:
-    """`polex serve --workers N` on free ports until the caller is done; yields its base URL."""
+def _serve(home: Path, workers: int, audit: bool = True) -> Iterator[str]:
+    """`polex serve --workers N` on free ports until the caller is done; yields its base URL.
+    Without ``audit``, its searches skip the audit append (``without_audit/sitecustomize.py``)."""
     import httpx
 
-    port, log = _free_port(), home / "serve.log"
+    port = _free_port()
+    log = home / f"serve-{port}.log"
     command = [sys.executable, "-m", "polex", "serve", "--home", str(home)]
     command += ["--port", str(port), "--federation-port", str(_free_port())]
+    env = dict(os.environ)
+    if not audit:
+        paths = [str(Path(__file__).with_name("without_audit")), env.get("PYTHONPATH", "")]
+        env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     with log.open("w") as out:
-        server = subprocess.Popen([*command, "--workers", str(workers)], stdout=out, stderr=out)
+        server = subprocess.Popen(
+            [*command, "--workers", str(workers)], stdout=out, stderr=out, env=env
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 300
@@ -448,17 +464,54 @@ def _wrk_rate(
     }
 
 
+def _http_audit_overhead(
+    wrk: str,
+    servers: dict[str, str],
+    token: str,
+    numbers: list[str],
+    clients: int,
+    seconds: float,
+    home: Path,
+) -> dict[str, Any]:
+    """Requests per second of two servers over the same database, one with the audit trail and
+    one without, measured in turn (each first in every other round): the audit's share of
+    what the node serves, where the request's HTTP, authentication and search all count."""
+    rates: dict[str, list[float]] = {"with": [], "without": []}
+    for n in range(HTTP_AUDIT_ROUNDS):
+        for arm in ("with", "without") if n % 2 == 0 else ("without", "with"):
+            run = _wrk_rate(wrk, servers[arm], token, numbers, clients, seconds, home)
+            rates[arm].append(run["req_per_s"])
+    overheads = [
+        100 * (1 - audited / bare)
+        for audited, bare in zip(rates["with"], rates["without"], strict=True)
+    ]
+    return {
+        "kind": "id-http",
+        "clients": clients,
+        "with_audit_per_s": statistics.mean(rates["with"]),
+        "without_audit_per_s": statistics.mean(rates["without"]),
+        "overhead_pct": statistics.median(overheads),
+        "overhead_pct_range": [min(overheads), max(overheads)],
+    }
+
+
 def http_rate(
     home: Path, token: str, numbers: list[str], clients: int, workers: int, seconds: float
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Identifier lookups per second over HTTP against `polex serve --workers N` with
     concurrent keep-alive clients: wrk when installed (Debian's `wrk`, `make system`), and
-    httpx clients in the same run for comparison; the main table shows wrk's figures if any."""
+    httpx clients in the same run for comparison; the main table shows wrk's figures if any.
+    With wrk, also the audit's share of that throughput (a second server without it)."""
     runs = []
-    with contextmanager(_serve)(home, workers) as base:
+    overhead = None
+    serve = contextmanager(_serve)
+    with serve(home, workers) as base, serve(home, workers, audit=False) as bare:
         if wrk := shutil.which("wrk"):
             runs.append(_wrk_rate(wrk, base, token, numbers, clients, seconds, home))
         runs.append(_httpx_rate(base, token, numbers, clients, seconds))
+        if wrk:
+            servers = {"with": base, "without": bare}
+            overhead = _http_audit_overhead(wrk, servers, token, numbers, clients, seconds, home)
     first = runs[0]
     return {
         "http_req_per_s": first["req_per_s"],
@@ -468,7 +521,7 @@ def http_rate(
         "http_clients": first["clients"],
         "http_workers": workers,
         "http_runs": runs,
-    }
+    }, overhead
 
 
 def _sorted_tokens(name: str) -> str:
@@ -602,7 +655,7 @@ def print_tables(rows: list[dict[str, Any]], audit_rows: list[dict[str, Any]]) -
         for figures in row["runs"].values():
             audit.add_row(
                 row["backend"],
-                {"id": "identifier", "name": "name", "mixed": "half and half"}[figures["kind"]],
+                KINDS[figures["kind"]],
                 str(figures["clients"]),
                 f"{figures['with_audit_per_s']:.1f}",
                 f"{figures['without_audit_per_s']:.1f}",
@@ -649,9 +702,12 @@ def main() -> None:
                 runs = audit_overhead(node, data, args.audit_rounds, args.audit_clients)
                 audit_rows.append({"backend": name, "runs": runs})
                 console.print(f"{name}: HTTP, {args.workers} workers, {args.clients} clients")
-                result |= http_rate(
+                http, http_overhead = http_rate(
                     node.home, token, data.numbers, args.clients, args.workers, args.http_seconds
                 )
+                result |= http
+                if http_overhead is not None:
+                    runs["id/http"] = http_overhead
                 node.engine.dispose()
             finally:
                 drop()
