@@ -17,13 +17,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Text, bindparam, cast, delete, insert, select, update
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from polex.audit.tables import audit_head, audit_log, audit_pending
-from polex.store import bulk
+from polex.store import bulk, listed
 from polex.store.metadata import utcnow
 
 GENESIS = "0" * 64
@@ -92,16 +91,23 @@ _START = {
 # In the order ``append_many`` builds its rows.
 _PENDING_COLUMNS = ("ts", "actor", "action", "agency", "target", "purpose", "case_ref", "details")
 _OLDEST_PENDING = select(audit_pending).order_by(audit_pending.c.id).limit(bindparam("batch"))
-_CHAINED_DETAILS = {  # the stored canonical text, not parsed and re-encoded
-    "postgresql": cast(bindparam("details_json", type_=Text), JSONB),
-    "sqlite": bindparam("details_json", type_=Text),
-}
-_INSERT_ENTRIES = {
-    dialect: insert(audit_log).values(
-        {c.name: bindparam(c.name) for c in audit_log.c if c.name != "details"}
-        | {"details": details}
-    )
-    for dialect, details in _CHAINED_DETAILS.items()
+# In the order ``chain`` builds its rows; the details go in as the text that was hashed.
+_LOG_COLUMNS = (
+    "seq",
+    "ts",
+    "actor",
+    "agency",
+    "action",
+    "target",
+    "purpose",
+    "case_ref",
+    "details",
+    "prev_hash",
+    "hash",
+)
+_DELETE_CHAINED = {
+    dialect: delete(audit_pending).where(listed.one_of(audit_pending.c.id, "ids", dialect))
+    for dialect in ("postgresql", "sqlite")
 }
 _STORE_HEAD = (
     update(audit_head)
@@ -182,6 +188,8 @@ def chain(conn: Connection, batch: int = BATCH) -> int:
     commit later (it is chained by the next run)."""
     done = 0
     seq, prev = _lock_head(conn)
+    dialect = conn.dialect.name
+    entries = bulk.inserter(conn.engine.url.drivername, audit_log, _LOG_COLUMNS, ("details",))
     while True:
         pending = conn.execute(_OLDEST_PENDING, {"batch": batch}).all()
         if not pending:
@@ -201,24 +209,12 @@ def chain(conn: Connection, batch: int = BATCH) -> int:
                 p.details,
                 prev,
             )
-            rows.append(
-                {
-                    "seq": seq,
-                    "ts": p.ts,
-                    "actor": p.actor,
-                    "agency": p.agency,
-                    "action": p.action,
-                    "target": p.target,
-                    "purpose": p.purpose,
-                    "case_ref": p.case_ref,
-                    "details_json": p.details,
-                    "prev_hash": prev,
-                    "hash": digest,
-                }
-            )
+            entry = (seq, p.ts, p.actor, p.agency, p.action, p.target, p.purpose, p.case_ref)
+            rows.append(entries.convert((*entry, p.details, prev, digest)))
             prev = digest
-        conn.execute(_INSERT_ENTRIES[conn.dialect.name], rows)
-        conn.execute(delete(audit_pending).where(audit_pending.c.id.in_([p.id for p in pending])))
+        entries.write(conn, rows)
+        ids = listed.value(dialect, [p.id for p in pending])
+        conn.execute(_DELETE_CHAINED[dialect], {"ids": ids})
         done += len(pending)
     if done:
         conn.execute(_STORE_HEAD, {"new_seq": seq, "new_hash": prev})

@@ -39,7 +39,13 @@ def json_text(value: Any) -> str:
 class BulkInsert:
     """An insert of ``columns`` of ``table``, prepared once for one dialect."""
 
-    def __init__(self, dialect: Dialect, table: Table, columns: Sequence[str]) -> None:
+    def __init__(
+        self,
+        dialect: Dialect,
+        table: Table,
+        columns: Sequence[str],
+        encoded: frozenset[str] = frozenset(),
+    ) -> None:
         quote = dialect.identifier_preparer.quote
         names = ", ".join(quote(c) for c in columns)
         target = quote(table.name)
@@ -53,7 +59,8 @@ class BulkInsert:
         for i, name in enumerate(columns):
             impl = table.c[name].type.dialect_impl(dialect)
             if isinstance(impl, JSON):
-                self.processors.append((i, json_text))
+                if name not in encoded:
+                    self.processors.append((i, json_text))
             elif not self.copy:  # psycopg adapts dates, timestamps and booleans itself
                 processor = impl.bind_processor(dialect)
                 if processor is not None:
@@ -113,13 +120,25 @@ def dialect_for(drivername: str) -> Dialect:
 
 
 @cache
-def _inserts(dialect: str, table: Table, columns: tuple[str, ...], drivername: str) -> BulkInsert:
-    return BulkInsert(dialect_for(drivername), table, columns)
+def _inserts(
+    dialect: str,
+    table: Table,
+    columns: tuple[str, ...],
+    drivername: str,
+    encoded: frozenset[str],
+) -> BulkInsert:
+    return BulkInsert(dialect_for(drivername), table, columns, encoded)
 
 
-def inserter(drivername: str, table: Table, columns: Sequence[str]) -> BulkInsert:
-    """The insert of ``columns`` of ``table`` for the driver of an engine's URL."""
-    return _inserts(dialect_for(drivername).name, table, tuple(columns), drivername)
+def inserter(
+    drivername: str, table: Table, columns: Sequence[str], encoded: Iterable[str] = ()
+) -> BulkInsert:
+    """The insert of ``columns`` of ``table`` for the driver of an engine's URL. JSON columns
+    named in ``encoded`` take their values as JSON text already (the audit chain copies the
+    text it hashed), the others as values to encode."""
+    return _inserts(
+        dialect_for(drivername).name, table, tuple(columns), drivername, frozenset(encoded)
+    )
 
 
 def insert_rows(

@@ -8,22 +8,11 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Row,
-    Select,
-    String,
-    bindparam,
-    func,
-    select,
-    update,
-)
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import ColumnElement, Connection, Row, Select, func, select, update
 
 from polex.model.envelope import Envelope, Restrictions
 from polex.model.record import Record, RecordVersion
-from polex.store import bulk
+from polex.store import bulk, listed
 from polex.store.metadata import utcnow
 from polex.store.tables import record_versions, records
 
@@ -218,15 +207,8 @@ def get(conn: Connection, rid: str) -> Record:
 @cache
 def _by_ids(dialect: str) -> Select[Any]:
     """Whole records by id, built once: every search reads its hits with it, and building the
-    expression cost more than running it. The ids are one parameter (an array on PostgreSQL,
-    a JSON array on SQLite), not one each: an expanding IN list is rendered again for every
-    execution, which cost more than reading a record."""
-    if dialect == "postgresql":
-        return select(records).where(
-            records.c.id == func.any(bindparam("ids", type_=postgresql.ARRAY(String)))
-        )
-    listed = func.json_each(bindparam("ids", type_=String)).table_valued("value")
-    return select(records).where(records.c.id.in_(select(listed.c.value)))
+    expression cost more than running it."""
+    return select(records).where(listed.one_of(records.c.id, "ids", dialect))
 
 
 def get_many(conn: Connection, ids: Iterable[str]) -> dict[str, Record]:
@@ -234,8 +216,7 @@ def get_many(conn: Connection, ids: Iterable[str]) -> dict[str, Record]:
     if not ids:
         return {}
     dialect = conn.dialect.name
-    param = ids if dialect == "postgresql" else bulk.json_text(ids)
-    rows = conn.execute(_by_ids(dialect), {"ids": param}).all()
+    rows = conn.execute(_by_ids(dialect), {"ids": listed.value(dialect, ids)}).all()
     return {r.id: _to_record(r) for r in rows}
 
 
