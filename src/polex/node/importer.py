@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import lru_cache
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -267,12 +268,19 @@ def _shared_envelope(fields: dict[str, Any], owner: str) -> tuple[EnvelopeInput,
     """The parsed envelope of a row's envelope fields, parsed once per distinct fields. Only
     for fields that are all text (restrictions, lists, go the row's own way), so that equal
     keys mean equal input, and a free-text value is valid whatever it says. None also for
-    invalid fields: the row's own parse then reports them as it reports every other error."""
-    if not all(type(v) is str for v in fields.values()):
-        return None
-    key = tuple(sorted((k, v) for k, v in fields.items() if k not in _FREE_TEXT))
-    shared = _parsed_envelope(key, owner, date.today())
-    text = {k: v for k, v in fields.items() if k in _FREE_TEXT}
+    invalid fields: the row's own parse then reports them as it reports every other error.
+    The key keeps the fields' order: a file's rows write them in one order, and another order
+    parses alike, so it only costs a cache entry."""
+    key: list[tuple[str, str]] = []
+    text: dict[str, str] = {}
+    for name, value in fields.items():
+        if type(value) is not str:
+            return None
+        if name in _FREE_TEXT:
+            text[name] = value
+        else:
+            key.append((name, value))
+    shared = _parsed_envelope(tuple(key), owner, date.today())
     if shared is None or not text:
         return shared
     env_in, envelope = shared
@@ -334,8 +342,8 @@ def _prepare_chunk(context: _Context, chunk: Chunk) -> _Batch:
                 record.source_id,
                 record_insert.convert(store.record_values(record)),
                 version_insert.convert(store.version_values(record, options.actor, context.reason)),
-                [key_insert.convert(k) for k in index.key_rows([record])],
-                [ref_insert.convert(r) for r in refs.ref_rows([record])],
+                key_insert.convert_all(index.key_rows([record])),
+                ref_insert.convert_all(refs.ref_rows([record])),
             )
         )
     return batch
@@ -462,7 +470,7 @@ class _Run:
         bulk.inserter(driver, record_versions, store.VERSION_COLUMNS).write(conn, versions)
         # in the primary key's order (kind, key, record id): each B-tree page is then written
         # by a run of neighbouring rows instead of by rows all over the table
-        keys = sorted((k for p in new for k in p.key_rows), key=_key_order)
+        keys = sorted(chain.from_iterable(p.key_rows for p in new), key=_key_order)
         bulk.inserter(driver, record_keys, index.KEY_COLUMNS).write(conn, keys)
         references = [r for p in new for r in p.ref_rows]
         bulk.inserter(driver, record_refs, refs.REF_COLUMNS).write(conn, references)
