@@ -296,11 +296,11 @@ def _check_row(row: SourceRow, options: ImportOptions, now: datetime) -> _Valid 
     if not isinstance(given, dict):
         issue = Issue("polex", "input.dict_type", "polex: must be an object of envelope fields")
         return Rejected(row.line, row.raw, (issue,))
-    database = given.get("database", options.database.value)
-    if database != options.database.value:
-        message = f"polex.database: this file is imported into {options.database.value}"
+    database = str(options.database)
+    if given.get("database", database) != database:
+        message = f"polex.database: this file is imported into {database}"
         return Rejected(row.line, row.raw, (Issue("polex.database", "import.database", message),))
-    fields = {**options.defaults, **given, "database": options.database.value}
+    fields = {**options.defaults, **given, "database": database}
     shared = _shared_envelope(fields, options.agency)
     # a model instance in its field is taken as it is, not validated again
     entity["polex"] = fields if shared is None else shared[0]
