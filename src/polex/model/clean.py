@@ -24,21 +24,28 @@ def _caption_props(schema: str) -> tuple[str, ...]:
     return tuple(schema_obj.caption) if schema_obj else ()
 
 
-def _clean_value(value: str, lower: bool) -> str:
-    text = " ".join(value.split())
-    if not text.isascii():
-        text = unicodedata.normalize("NFC", text)
-    return text.lower() if lower else text
+@cache
+def _lower(schema: str, prop: str) -> bool:
+    return _property_type(schema, prop) in LOWER_TYPES
 
 
 def clean_properties(schema: str, properties: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Whitespace folded, Unicode NFC, codes lower case, empty values and repeats dropped."""
+    """Whitespace folded, Unicode NFC, codes lower case, empty values and repeats dropped.
+
+    One loop without a call per value: every value of a bulk import passes through here."""
     cleaned: dict[str, list[str]] = {}
     for prop, values in properties.items():
-        lower = _property_type(schema, prop) in LOWER_TYPES
-        kept = list(dict.fromkeys(v for v in (_clean_value(x, lower) for x in values) if v))
+        lower = _lower(schema, prop)
+        kept: dict[str, None] = {}
+        for value in values:
+            text = " ".join(value.split())
+            if not text:
+                continue
+            if not text.isascii():
+                text = unicodedata.normalize("NFC", text)
+            kept[text.lower() if lower else text] = None
         if kept:
-            cleaned[prop] = kept
+            cleaned[prop] = list(kept)
     return cleaned
 
 

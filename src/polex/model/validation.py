@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import icu
 import stdnum.imo
@@ -537,10 +537,20 @@ DATABASE_CATEGORIES: dict[Database, frozenset[SubjectCategory]] = {
     Database.missing_persons: frozenset({SubjectCategory.missing_person, SubjectCategory.victim}),
 }
 
-EnvelopeRule = Callable[[Schema | None, Envelope], Issue | None]
+
+class Placement(NamedTuple):
+    """What the envelope rules read of an envelope: where the record is filed and whom it is
+    about. Few combinations occur, so the rules' verdict is cached per schema and placement."""
+
+    database: Database
+    subject_category: SubjectCategory | None
+    notice_type: NoticeType | None
 
 
-def _database_holds_schema(schema: Schema | None, envelope: Envelope) -> Issue | None:
+EnvelopeRule = Callable[[Schema | None, Placement], Issue | None]
+
+
+def _database_holds_schema(schema: Schema | None, envelope: Placement) -> Issue | None:
     allowed = DATABASE_SCHEMATA[envelope.database]
     if schema is not None and any(schema.is_a(name) for name in allowed):
         return None
@@ -552,7 +562,7 @@ def _database_holds_schema(schema: Schema | None, envelope: Envelope) -> Issue |
     )
 
 
-def _person_has_subject_category(schema: Schema | None, envelope: Envelope) -> Issue | None:
+def _person_has_subject_category(schema: Schema | None, envelope: Placement) -> Issue | None:
     """Personal data is processed only for a stated category of data subject (Europol Annex II
     style); without one the record has no lawful basis and is refused."""
     if schema is None or not schema.is_a("Person") or envelope.subject_category is not None:
@@ -565,7 +575,7 @@ def _person_has_subject_category(schema: Schema | None, envelope: Envelope) -> I
     )
 
 
-def _notice_present(schema: Schema | None, envelope: Envelope) -> Issue | None:
+def _notice_present(schema: Schema | None, envelope: Placement) -> Issue | None:
     if envelope.database not in NOTICE_REQUIRED or envelope.notice_type is not None:
         return None
     return _issue(
@@ -576,7 +586,7 @@ def _notice_present(schema: Schema | None, envelope: Envelope) -> Issue | None:
     )
 
 
-def _notice_allowed(schema: Schema | None, envelope: Envelope) -> Issue | None:
+def _notice_allowed(schema: Schema | None, envelope: Placement) -> Issue | None:
     if envelope.notice_type is None or envelope.database in NOTICE_DATABASES:
         return None
     return _issue(
@@ -586,7 +596,7 @@ def _notice_allowed(schema: Schema | None, envelope: Envelope) -> Issue | None:
     )
 
 
-def _category_allowed(schema: Schema | None, envelope: Envelope) -> Issue | None:
+def _category_allowed(schema: Schema | None, envelope: Placement) -> Issue | None:
     allowed = DATABASE_CATEGORIES.get(envelope.database)
     category = envelope.subject_category
     if allowed is None or category is None or category in allowed:
@@ -610,8 +620,15 @@ _ENVELOPE_RULES: tuple[EnvelopeRule, ...] = (
 def validate_envelope_rules(schema: str, envelope: Envelope) -> Result:
     """The owner's envelope against the entity: the database holds this schema, personal data
     has a data-subject category, notices sit where notices belong."""
+    placement = Placement(envelope.database, envelope.subject_category, envelope.notice_type)
+    return _placement_rules(schema, placement)
+
+
+@lru_cache(maxsize=4096)
+def _placement_rules(schema: str, placement: Placement) -> Result:
+    """The envelope rules' verdict; shared between callers: read it, never change it."""
     schema_obj = model.get(schema)
-    return _result([i for rule in _ENVELOPE_RULES if (i := rule(schema_obj, envelope))])
+    return _result([i for rule in _ENVELOPE_RULES if (i := rule(schema_obj, placement))])
 
 
 def validate_record(schema: str, properties: dict[str, list[str]], envelope: Envelope) -> Result:

@@ -17,12 +17,16 @@ import gc
 import json
 import multiprocessing
 import os
+import pickle
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
+from functools import lru_cache
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -36,10 +40,10 @@ from polex.federation import offers
 from polex.graph import refs
 from polex.graph.tables import record_refs
 from polex.match import crossmatch
-from polex.model.envelope import REVIEWED_DATABASES, Database, ReviewStatus
+from polex.model.envelope import REVIEWED_DATABASES, Database, Envelope, ReviewStatus
 from polex.model.record import Record
 from polex.model.validation import Issue
-from polex.node.records import RecordInput, ValidationFailed, prepare
+from polex.node.records import EnvelopeInput, RecordInput, ValidationFailed, envelope_for, prepare
 from polex.node.sources import Chunk, Reader, SourceRow
 from polex.search import index
 from polex.search.tables import record_keys
@@ -238,6 +242,51 @@ def _input_issues(exc: ValidationError) -> tuple[Issue, ...]:
     return tuple(issues)
 
 
+# Distinct envelopes kept parsed: a file's rows share a few hundred (the flags' defaults, the
+# gradings and categories), and parsing and building one costs a fifth of checking a row.
+_ENVELOPES = 4096
+# Envelope fields of free text, taken as written: they differ row by row (a case reference), so
+# the shared envelopes are keyed without them and a row's own are set on a copy.
+_FREE_TEXT = frozenset({"case_ref", "provenance"})
+_EnvelopeKey = tuple[tuple[str, str], ...]
+
+
+@lru_cache(maxsize=_ENVELOPES)
+def _parsed_envelope(
+    fields: _EnvelopeKey, owner: str, today: date
+) -> tuple[EnvelopeInput, Envelope] | None:
+    """The envelope input of these fields and the envelope it gives the owner's records
+    (whose review date depends on ``today``); None if the fields are invalid."""
+    try:
+        env_in = EnvelopeInput.model_validate(dict(fields))
+    except ValidationError:
+        return None
+    return env_in, envelope_for(env_in, owner)
+
+
+def _shared_envelope(fields: dict[str, Any], owner: str) -> tuple[EnvelopeInput, Envelope] | None:
+    """The parsed envelope of a row's envelope fields, parsed once per distinct fields. Only
+    for fields that are all text (restrictions, lists, go the row's own way), so that equal
+    keys mean equal input, and a free-text value is valid whatever it says. None also for
+    invalid fields: the row's own parse then reports them as it reports every other error.
+    The key keeps the fields' order: a file's rows write them in one order, and another order
+    parses alike, so it only costs a cache entry."""
+    key: list[tuple[str, str]] = []
+    text: dict[str, str] = {}
+    for name, value in fields.items():
+        if type(value) is not str:
+            return None
+        if name in _FREE_TEXT:
+            text[name] = value
+        else:
+            key.append((name, value))
+    shared = _parsed_envelope(tuple(key), owner, date.today())
+    if shared is None or not text:
+        return shared
+    env_in, envelope = shared
+    return env_in.model_copy(update=text), envelope.model_copy(update=text)
+
+
 def _check_row(row: SourceRow, options: ImportOptions, now: datetime) -> _Valid | Rejected:
     """The row as a validated Record of ``options.agency``, or why it cannot be one."""
     if row.entity is None:
@@ -247,11 +296,14 @@ def _check_row(row: SourceRow, options: ImportOptions, now: datetime) -> _Valid 
     if not isinstance(given, dict):
         issue = Issue("polex", "input.dict_type", "polex: must be an object of envelope fields")
         return Rejected(row.line, row.raw, (issue,))
-    database = given.get("database", options.database.value)
-    if database != options.database.value:
-        message = f"polex.database: this file is imported into {options.database.value}"
+    database = str(options.database)
+    if given.get("database", database) != database:
+        message = f"polex.database: this file is imported into {database}"
         return Rejected(row.line, row.raw, (Issue("polex.database", "import.database", message),))
-    entity["polex"] = {**options.defaults, **given, "database": options.database.value}
+    fields = {**options.defaults, **given, "database": database}
+    shared = _shared_envelope(fields, options.agency)
+    # a model instance in its field is taken as it is, not validated again
+    entity["polex"] = fields if shared is None else shared[0]
     try:
         data = RecordInput.model_validate(entity)
     except ValidationError as exc:
@@ -260,7 +312,8 @@ def _check_row(row: SourceRow, options: ImportOptions, now: datetime) -> _Valid 
         message = "id: an imported row needs its source id (a re-import finds the record by it)"
         return Rejected(row.line, row.raw, (Issue("id", "import.id_required", message),))
     try:
-        record = prepare(data, owner=options.agency, now=now)
+        envelope = None if shared is None else shared[1]
+        record = prepare(data, owner=options.agency, now=now, envelope=envelope)
     except ValidationFailed as exc:
         return Rejected(row.line, row.raw, tuple(exc.result.errors))
     return _Valid(record, review_given=data.polex.review_at is not None)
@@ -289,8 +342,8 @@ def _prepare_chunk(context: _Context, chunk: Chunk) -> _Batch:
                 record.source_id,
                 record_insert.convert(store.record_values(record)),
                 version_insert.convert(store.version_values(record, options.actor, context.reason)),
-                [key_insert.convert(k) for k in index.key_rows([record])],
-                [ref_insert.convert(r) for r in refs.ref_rows([record])],
+                key_insert.convert_all(index.key_rows([record])),
+                ref_insert.convert_all(refs.ref_rows([record])),
             )
         )
     return batch
@@ -318,9 +371,8 @@ def _next_version(current: Record, record: Record) -> Record:
     )
 
 
-def _key_order(row: bulk.Row) -> tuple[Any, ...]:
-    """A ``record_keys`` row's place in the table's primary key (kind, key, record id)."""
-    return row[1], row[2], row[0]
+# A ``record_keys`` row's place in the table's primary key (kind, key, record id).
+_key_order = itemgetter(1, 2, 0)
 
 
 class _Run:
@@ -418,7 +470,7 @@ class _Run:
         bulk.inserter(driver, record_versions, store.VERSION_COLUMNS).write(conn, versions)
         # in the primary key's order (kind, key, record id): each B-tree page is then written
         # by a run of neighbouring rows instead of by rows all over the table
-        keys = sorted((k for p in new for k in p.key_rows), key=_key_order)
+        keys = sorted(chain.from_iterable(p.key_rows for p in new), key=_key_order)
         bulk.inserter(driver, record_keys, index.KEY_COLUMNS).write(conn, keys)
         references = [r for p in new for r in p.ref_rows]
         bulk.inserter(driver, record_refs, refs.REF_COLUMNS).write(conn, references)
@@ -463,6 +515,8 @@ def import_rows(
         for chunk, batch in batches:
             report.rows += len(batch)
             run.flush(chunk, batch)
+            # gone before the collection, which then does not traverse a chunk of live rows
+            del batch
             collect()
             if on_progress is not None:
                 on_progress(reader.position)
@@ -522,7 +576,9 @@ def _collect_per_batch() -> Iterator[Callable[[], object]]:
 
     A batch holds thousands of young objects, so the automatic collector runs full collections
     over and over while it is built (a third of the import's time); one young-generation
-    collection per batch still frees every cycle a batch leaves behind."""
+    collection per batch still frees every cycle a batch leaves behind. It runs once the batch
+    is freed (by reference counting): a collection traverses every young object still alive,
+    and a batch's rows are most of them."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -570,22 +626,31 @@ def _worker_started() -> None:
     gc.freeze()
 
 
-def _prepare_in_worker(context: _Context, chunk: Chunk) -> _Batch:
-    """``_prepare_chunk`` in a worker, which collects garbage per chunk like the writer."""
-    batch = _prepare_chunk(context, chunk)
+def _prepare_in_worker(context: _Context, chunk: Chunk) -> bytes:
+    """``_prepare_chunk`` in a worker, pickled here, with garbage collected per chunk like
+    the writer does. The batch travels as one bytes object, unpickled only when the writer
+    takes it: the batches waiting for the writer then are no objects its per-batch garbage
+    collection would traverse, and the worker's own collection runs after the batch is gone."""
+    data = pickle.dumps(_prepare_chunk(context, chunk), protocol=pickle.HIGHEST_PROTOCOL)
     gc.collect(1)
-    return batch
+    return data
+
+
+def _take(pending: deque[tuple[Chunk, Future[bytes]]]) -> tuple[Chunk, _Batch]:
+    """The oldest pending chunk with its batch; neither the future nor the bytes outlive this
+    call, so the writer holds the batch only as long as it uses it."""
+    chunk, future = pending.popleft()
+    batch: _Batch = pickle.loads(future.result())
+    return chunk, batch
 
 
 def _ahead(
     pool: ProcessPoolExecutor, context: _Context, chunks: Iterator[Chunk], ahead: int
 ) -> Iterator[tuple[Chunk, _Batch]]:
-    pending: deque[tuple[Chunk, Future[_Batch]]] = deque()
+    pending: deque[tuple[Chunk, Future[bytes]]] = deque()
     for chunk in chunks:
         pending.append((chunk, pool.submit(_prepare_in_worker, context, chunk)))
         if len(pending) > ahead:
-            done, future = pending.popleft()
-            yield done, future.result()
+            yield _take(pending)
     while pending:
-        done, future = pending.popleft()
-        yield done, future.result()
+        yield _take(pending)

@@ -97,15 +97,9 @@ def _review_default(database: Database, today: date) -> date:
         return today.replace(year=today.year + years, day=28)
 
 
-def prepare(
-    data: RecordInput,
-    owner: str,
-    version: int = 1,
-    status: ReviewStatus | None = None,
-    now: datetime | None = None,
-) -> Record:
-    """Validate and clean one input into a Record (not yet stored), written at ``now``."""
-    env_in = data.polex
+def envelope_for(env_in: EnvelopeInput, owner: str, status: ReviewStatus | None = None) -> Envelope:
+    """The envelope of a record the owner writes with ``env_in``: a new record of a reviewed
+    database waits for review, a review date not given is the database's default from today."""
     if status is None:
         status = (
             ReviewStatus.pending if env_in.database in REVIEWED_DATABASES else ReviewStatus.approved
@@ -118,6 +112,24 @@ def prepare(
     )
     if envelope.review_at is None:
         envelope.review_at = _review_default(env_in.database, date.today())
+    return envelope
+
+
+def prepare(
+    data: RecordInput,
+    owner: str,
+    version: int = 1,
+    status: ReviewStatus | None = None,
+    now: datetime | None = None,
+    envelope: Envelope | None = None,
+) -> Record:
+    """Validate and clean one input into a Record (not yet stored), written at ``now``.
+
+    ``envelope`` is ``envelope_for(data.polex, owner, status)`` made beforehand: a bulk import
+    makes one per distinct envelope of its file and shares it among the records (which never
+    change an envelope: a new version gets a copy), instead of one per row."""
+    if envelope is None:
+        envelope = envelope_for(data.polex, owner, status)
     result = validate_record(data.schema_, data.properties, envelope)
     if not result.valid:
         raise ValidationFailed(result)

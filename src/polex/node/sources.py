@@ -97,14 +97,17 @@ def _issue(field_name: str, rule: str, message: str) -> tuple[Issue, ...]:
 
 
 # Nineteen digits in a row may be an integer beyond 64 bits, which orjson reads as a float.
-_LONG_NUMBER = re.compile(rb"\d{19}")
+# Found as nineteen zeros once every digit is a zero: a translation and a substring search
+# cost a tenth of the regular expression \d{19}, which tries every position of the line.
+_DIGITS_AS_ZEROS = bytes.maketrans(b"0123456789", b"0" * 10)
+_LONG_NUMBER = b"0" * 19
 
 
 def _loads(line: bytes) -> Any:
     """orjson where it reads the line as the json module would (it is several times faster);
     the json module for what orjson refuses (a byte-order mark, escaped lone surrogates, NaN)
     or reads otherwise (huge integers), and for the error a bad line is reported with."""
-    if _LONG_NUMBER.search(line):
+    if _LONG_NUMBER in line.translate(_DIGITS_AS_ZEROS):
         return json.loads(line)
     try:
         return orjson.loads(line)

@@ -93,6 +93,13 @@ class BulkInsert:
                 values[i] = processor(value)
         return values
 
+    def convert_all(self, rows: Iterable[Row]) -> list[Row]:
+        """Many rows converted, without a call per row when no column needs converting (an
+        index's keys, several per record of a bulk import, are text only)."""
+        if not self.processors:
+            return list(rows)
+        return [self.convert(row) for row in rows]
+
     def write(self, conn: Connection, rows: Sequence[Row]) -> None:
         """Insert rows that ``convert`` made."""
         if not rows:
@@ -146,4 +153,4 @@ def insert_rows(
 ) -> None:
     """Insert ``rows`` (tuples in the order of ``columns``) into ``table`` in one pass."""
     insert = inserter(conn.engine.url.drivername, table, columns)
-    insert.write(conn, [insert.convert(row) for row in rows])
+    insert.write(conn, insert.convert_all(rows))
