@@ -54,6 +54,11 @@ PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 AGENCY = "DE-BKA"
 PURPOSE = "benchmark"
 MAX_QUERIES = 2000
+# Rows per file, each file one import (one transaction): SQLite looks every page it reads up in
+# the write-ahead log, at a cost that grows with the log, which holds the whole transaction, so
+# one import of ten million documents slows down as it goes (2.3k/s at the end, 69 % of the
+# writer's CPU in sqlite3WalFindFrame); agencies send files of this size anyway.
+FILE_ROWS = 1_000_000
 console = Console(stderr=True)
 
 
@@ -72,27 +77,48 @@ class Data:
         self.names: dict[str, tuple[str, str]] = {}
         self.variants: list[tuple[str, str]] = []
         self.numbers: list[str] = []
-        self.person_file = workdir / "persons.jsonl"
-        self.document_file = workdir / "documents.jsonl"
+        self.workdir = workdir
+        self.person_files: list[Path] = []
+        self.document_files: list[Path] = []
 
     def write(self) -> None:
         from polex.demo.generate import persons_with_truth, travel_documents
 
-        encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        with self.person_file.open("w", encoding="utf-8") as fh:
+        def persons() -> Iterator[dict[str, Any]]:
             for kind, item in persons_with_truth(self.persons, self.seed):
                 if kind == "record":
                     props = item["properties"]
                     self.names[item["id"]] = (props["name"][0], props["birthDate"][0])
-                    fh.write(encode(item) + "\n")
+                    yield item
                 elif item["kind"] == "variant" and len(self.variants) < MAX_QUERIES:
                     self.variants.append((item["records"][-1], item["records"][0]))
-        step = max(1, self.documents // MAX_QUERIES)
-        with self.document_file.open("w", encoding="utf-8") as fh:
+
+        def documents() -> Iterator[dict[str, Any]]:
+            step = max(1, self.documents // MAX_QUERIES)
             for i, item in enumerate(travel_documents(self.documents, self.seed + 1)):
                 if i % step == 0:
                     self.numbers.append(item["properties"]["number"][0])
-                fh.write(encode(item) + "\n")
+                yield item
+
+        self.person_files = self._files("persons", persons())
+        self.document_files = self._files("documents", documents())
+
+    def _files(self, stem: str, items: Iterator[dict[str, Any]]) -> list[Path]:
+        """``items`` as JSON Lines files of FILE_ROWS rows at most."""
+        encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        paths: list[Path] = []
+        fh = None
+        for i, item in enumerate(items):
+            if i % FILE_ROWS == 0:
+                if fh is not None:
+                    fh.close()
+                paths.append(self.workdir / f"{stem}-{len(paths):03d}.jsonl")
+                fh = paths[-1].open("w", encoding="utf-8")
+            assert fh is not None
+            fh.write(encode(item) + "\n")
+        if fh is not None:
+            fh.close()
+        return paths
 
     @property
     def name_queries(self) -> list[tuple[str, str, str, str]]:
@@ -177,12 +203,12 @@ def load(url: str, home: Path, data: Data) -> tuple[Any, str, dict[str, Any]]:
         actor = importer.import_actor(conn, node.name, AGENCY, None)
         token = accounts.add_user(conn, "bench", AGENCY, "officer").token
     figures: dict[str, Any] = {}
-    for label, path, database in (
-        ("persons", data.person_file, Database.intelligence),
-        ("documents", data.document_file, Database.travel_documents),
+    for label, paths, database in (
+        ("persons", data.person_files, Database.intelligence),
+        ("documents", data.document_files, Database.travel_documents),
     ):
         start, cpu = time.perf_counter(), cpu_seconds()
-        count = import_load(node.engine, path, database, actor)
+        count = sum(import_load(node.engine, path, database, actor) for path in paths)
         elapsed = time.perf_counter() - start
         figures[label] = {
             "rows": count,
