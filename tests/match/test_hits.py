@@ -3,6 +3,7 @@ deconfliction, and no duplicate hits on re-runs."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 from polex.match import crossmatch
 from polex.match import hits as hits_module
 from polex.match.hits import Match, record_hits
-from polex.match.tables import hits
+from polex.match.tables import hits, match_queue
 from polex.node.home import Node
 from polex.store import records as store
 
@@ -200,3 +201,27 @@ def test_bulk_hits_keep_every_guarantee(client: TestClient, make_actor, node: No
     assert scores == {first[0].id: 0.99, de_fr.id: 0.91}
     assert colours[de_fr.id] == "green"
     assert len(client.get("/api/v1/notifications", headers=it.headers).json()) == 1
+
+
+def test_draining_ends_between_batches_once_told_to_stop(
+    client: TestClient,
+    make_actor,
+    node: Node,  # type: ignore[no-untyped-def]
+) -> None:
+    """A server shutting down stops matching its backlog; what is left stays queued."""
+    de = make_actor("anna", "DE-BKA", "officer", "DE")
+    ids = [
+        client.post(
+            "/api/v1/records", json=suspect(f"de-{n}", f"Arben Hoxha {n}"), headers=de.headers
+        ).json()["record_id"]
+        for n in range(3)
+    ]
+    with node.engine.begin() as conn:
+        crossmatch.enqueue(conn, ids)
+    stop = threading.Event()
+    stop.set()
+    assert crossmatch.drain(node.engine, node.name, batch=1, stop=stop) == 0
+    with node.engine.begin() as conn:
+        queued = conn.execute(select(func.count()).select_from(match_queue)).scalar_one()
+    assert queued == 3
+    assert crossmatch.drain(node.engine, node.name, batch=1) == 3

@@ -32,7 +32,7 @@ def counts(node: Node) -> tuple[int, int]:
 
 
 def test_two_workers_chaining_in_the_background_chain_every_entry_once(node: Node) -> None:
-    workers = [Periodic(f"chain-{n}", lambda: chain_audit(node.engine), 0.05) for n in (1, 2)]
+    workers = [Periodic(f"chain-{n}", lambda _stop: chain_audit(node.engine), 0.05) for n in (1, 2)]
     for w in workers:
         w.start()
     try:

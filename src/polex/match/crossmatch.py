@@ -7,6 +7,7 @@ several workers never match the same record twice."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 from sqlalchemy import Connection, Engine, delete, select
@@ -50,10 +51,14 @@ def enqueue(conn: Connection, record_ids: Sequence[str]) -> None:
     )
 
 
-def drain(engine: Engine, node: str, batch: int = 200) -> int:
-    """Match queued records until the queue is empty; returns how many were matched."""
+def drain(
+    engine: Engine, node: str, batch: int = 200, stop: threading.Event | None = None
+) -> int:
+    """Match queued records until the queue is empty, or until ``stop`` is set (checked between
+    batches: a server shutting down must not wait for a million imported records); returns
+    how many were matched."""
     done = 0
-    while True:
+    while stop is None or not stop.is_set():
         with engine.begin() as conn:
             query = select(match_queue.c.record_id).order_by(match_queue.c.queued_at).limit(batch)
             if conn.dialect.name == "postgresql":
@@ -65,3 +70,4 @@ def drain(engine: Engine, node: str, batch: int = 200) -> int:
                 crossmatch(conn, record, node)
             conn.execute(delete(match_queue).where(match_queue.c.record_id.in_(ids)))
             done += len(ids)
+    return done

@@ -31,9 +31,12 @@ MATCH_BATCH = 50  # records matched per transaction: short write locks beside th
 
 class Periodic:
     """A daemon thread calling ``work`` every ``interval`` seconds until stopped; a failure is
-    logged and the next round tries again (what was not done stays in the database)."""
+    logged and the next round tries again (what was not done stays in the database). ``work``
+    is given the stop event, so that long work can end early when the server shuts down."""
 
-    def __init__(self, name: str, work: Callable[[], object], interval: float) -> None:
+    def __init__(
+        self, name: str, work: Callable[[threading.Event], object], interval: float
+    ) -> None:
         self.work = work
         self.interval = interval
         self._stop = threading.Event()
@@ -50,7 +53,7 @@ class Periodic:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.work()
+                self.work(self._stop)
             except Exception:
                 log.exception("%s failed", self._thread.name)
             self._stop.wait(self.interval)
@@ -72,11 +75,13 @@ def checkpoint_audit(node: Node) -> checkpoint.Checkpoint | None:
 def tasks(node: Node) -> list[Periodic]:
     engine = node.engine
     return [
-        Periodic("polex-audit-chain", lambda: chain_audit(engine), CHAIN_INTERVAL),
-        Periodic("polex-audit-checkpoint", lambda: checkpoint_audit(node), CHECKPOINT_INTERVAL),
+        Periodic("polex-audit-chain", lambda _stop: chain_audit(engine), CHAIN_INTERVAL),
+        Periodic(
+            "polex-audit-checkpoint", lambda _stop: checkpoint_audit(node), CHECKPOINT_INTERVAL
+        ),
         Periodic(
             "polex-match-queue",
-            lambda: drain(engine, node.name, batch=MATCH_BATCH),
+            lambda stop: drain(engine, node.name, batch=MATCH_BATCH, stop=stop),
             MATCH_INTERVAL,
         ),
     ]
