@@ -91,20 +91,9 @@ _START = {
 # In the order ``append_many`` builds its rows.
 _PENDING_COLUMNS = ("ts", "actor", "action", "agency", "target", "purpose", "case_ref", "details")
 _OLDEST_PENDING = select(audit_pending).order_by(audit_pending.c.id).limit(bindparam("batch"))
-# In the order ``chain`` builds its rows; the details go in as the text that was hashed.
-_LOG_COLUMNS = (
-    "seq",
-    "ts",
-    "actor",
-    "agency",
-    "action",
-    "target",
-    "purpose",
-    "case_ref",
-    "details",
-    "prev_hash",
-    "hash",
-)
+# Every column of the chain, in the table's order, which ``chain`` builds its rows in; the
+# details go in as the text that was hashed.
+_LOG_COLUMNS = tuple(c.name for c in audit_log.c)
 _DELETE_CHAINED = {
     dialect: delete(audit_pending).where(listed.one_of(audit_pending.c.id, "ids", dialect))
     for dialect in ("postgresql", "sqlite")
