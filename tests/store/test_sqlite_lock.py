@@ -1,6 +1,8 @@
-"""SQLite's write lock: a BEGIN that finds it taken waits (in pauses of its own, not SQLite's
-busy handler) and gets it once it is released, or gives up with SQLite's own error, wrapped as
-SQLAlchemy wraps it, once the busy timeout has passed."""
+"""SQLite's write lock. Transactions of one engine (one process) queue for it on a lock of the
+process, asleep; a transaction that finds it held by another engine (another process) tries
+again in pauses of its own, not SQLite's busy handler, and gets it once it is released. Either
+way a BEGIN gives up with SQLite's own error, wrapped as SQLAlchemy wraps it, once the busy
+timeout has passed."""
 
 from __future__ import annotations
 
@@ -8,19 +10,31 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, exc, text
+from sqlalchemy import Engine, event, exc, text
 
 from polex.store import db
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'lock.db'}")
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "lock.db"
+
+
+@pytest.fixture
+def engine(path: Path) -> Engine:
+    engine = db.make_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE t (n INTEGER)"))
     return engine
+
+
+@pytest.fixture
+def other_process(path: Path, engine: Engine) -> Engine:
+    """A second engine on the same file: what another worker process would hold."""
+    return db.make_engine(f"sqlite:///{path}")
 
 
 def _hold_lock(engine: Engine, seconds: float, taken: threading.Event) -> None:
@@ -30,29 +44,79 @@ def _hold_lock(engine: Engine, seconds: float, taken: threading.Event) -> None:
         time.sleep(seconds)
 
 
-def test_a_begin_gets_the_lock_soon_after_another_transaction_commits(engine: Engine) -> None:
+def _holding(engine: Engine, seconds: float) -> threading.Thread:
     taken = threading.Event()
-    holder = threading.Thread(target=_hold_lock, args=(engine, 0.3, taken))
+    holder = threading.Thread(target=_hold_lock, args=(engine, seconds, taken))
     holder.start()
-    taken.wait(5)
+    assert taken.wait(5)
+    return holder
+
+
+def _begins(engine: Engine) -> list[str]:
+    """Every BEGIN the engine's connections send from now on, tried or done."""
+    sent: list[str] = []
+
+    def trace(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.set_trace_callback(lambda sql: sent.append(sql) if "BEGIN" in sql else None)
+
+    event.listen(engine, "connect", trace)
+    engine.dispose()  # the pooled connections reconnect, traced
+    return sent
+
+
+def _numbers(engine: Engine) -> list[int]:
+    with engine.connect() as conn:
+        return list(conn.execute(text("SELECT n FROM t ORDER BY n")).scalars())
+
+
+@pytest.mark.parametrize("holder_engine", ["same", "other"])
+def test_a_begin_gets_the_lock_soon_after_another_transaction_commits(
+    engine: Engine, other_process: Engine, holder_engine: str
+) -> None:
+    holder = _holding(engine if holder_engine == "same" else other_process, 0.3)
     start = time.monotonic()
     with engine.begin() as conn:
         waited = time.monotonic() - start
         conn.execute(text("INSERT INTO t VALUES (2)"))
     holder.join()
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT n FROM t ORDER BY n")).scalars().all() == [1, 2]
-    assert waited > 0.2  # it waited for the holder
+    assert _numbers(engine) == [1, 2]
+    assert 0.2 < waited < 0.6  # it waited for the holder, and not much longer
 
 
+def test_threads_of_one_process_wait_asleep_instead_of_trying_the_lock(engine: Engine) -> None:
+    sent = _begins(engine)
+    holder = _holding(engine, 0.3)
+    waiters = [
+        threading.Thread(target=_hold_lock, args=(engine, 0, threading.Event())) for _ in range(2)
+    ]
+    for waiter in waiters:
+        waiter.start()
+    for thread in (holder, *waiters):
+        thread.join()
+    # one BEGIN each: the holder's and the two waiters', none tried while the lock was held
+    assert sent.count("BEGIN IMMEDIATE") == 3
+    assert _numbers(engine) == [1, 1, 1]
+
+
+def test_a_lock_held_by_another_process_is_tried_again_until_it_is_free(
+    engine: Engine, other_process: Engine
+) -> None:
+    sent = _begins(engine)
+    holder = _holding(other_process, 0.3)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+    holder.join()
+    assert _numbers(engine) == [1, 2]
+    # pauses of 50 us doubling to 1 ms: a few hundred tries in 0.3 s, not SQLite's few dozen
+    assert sent.count("BEGIN IMMEDIATE") > 100
+
+
+@pytest.mark.parametrize("holder_engine", ["same", "other"])
 def test_a_begin_gives_up_once_the_busy_timeout_has_passed(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, other_process: Engine, holder_engine: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT", 0.2)
-    taken = threading.Event()
-    holder = threading.Thread(target=_hold_lock, args=(engine, 1.0, taken))
-    holder.start()
-    taken.wait(5)
+    holder = _holding(engine if holder_engine == "same" else other_process, 1.0)
     start = time.monotonic()
     with pytest.raises(exc.OperationalError) as raised, engine.begin():
         pass
@@ -61,6 +125,9 @@ def test_a_begin_gives_up_once_the_busy_timeout_has_passed(
     assert isinstance(raised.value.orig, sqlite3.OperationalError)
     assert "locked" in str(raised.value.orig)
     assert 0.15 < waited < 0.6
-    with engine.connect() as conn:  # the connection's own busy timeout is restored
+    with engine.connect() as conn:  # the connection's own busy timeout is back
         timeout = conn.execute(text("PRAGMA busy_timeout")).scalar_one()
     assert timeout == 200
+    with engine.begin() as conn:  # and the lock of the process is free again
+        conn.execute(text("INSERT INTO t VALUES (3)"))
+    assert _numbers(engine) == [1, 3]

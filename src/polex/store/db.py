@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import random
 import sqlite3
+import threading
 import time
 from typing import Any
 
@@ -52,22 +53,21 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _begin_immediate(conn: Connection) -> None:
+def _begin_immediate(conn: Connection, deadline: float) -> None:
     """Nearly every transaction writes (at least its audit entry): take the write lock at
     BEGIN so a read-then-write transaction never fails on a lock upgrade.
 
-    While another connection holds the lock, SQLite's own busy handler sleeps 1, 2, 5, 10 ...
+    While another process holds the lock, SQLite's own busy handler sleeps 1, 2, 5, 10 ...
     up to 100 ms between tries, and a lock that changes hands every few hundred microseconds
     (searches, each writing its audit entry) is then nearly always taken by someone else
     first: requests waited hundreds of milliseconds behind a lock held for a fraction of one.
-    So BEGIN tries again itself, after pauses from 50 us up to 1 ms, for as long as the busy
-    timeout. Sent on the driver's connection: every transaction pays for it, and a statement
-    through SQLAlchemy costs several times what SQLite spends on it."""
+    So BEGIN tries again itself, after pauses from 50 us up to 1 ms, until ``deadline``. Sent
+    on the driver's connection: every transaction pays for it, and a statement through
+    SQLAlchemy costs several times what SQLite spends on it."""
     driver = conn.connection.driver_connection
     assert driver is not None  # a connection that begins is checked out of the pool
     driver.execute("PRAGMA busy_timeout = 0")
     try:
-        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
         pause = LOCK_RETRY_FIRST
         while True:
             try:
@@ -84,12 +84,70 @@ def _begin_immediate(conn: Connection) -> None:
         driver.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT * 1000:.0f}")
 
 
+class _WriteLock:
+    """SQLite's write lock, taken by one transaction of this process at a time.
+
+    A worker's request threads would otherwise all try BEGIN in turns, each try taking the
+    GIL from the thread that holds the lock and wants it to finish: with eight requests at
+    once, one worker served a quarter of what it serves when they queue. Here they wait on a
+    lock of this process (asleep, not trying), and only the first in line tries the database's
+    lock, which other processes may hold."""
+
+    def __init__(self) -> None:
+        self._local = threading.Lock()
+        self._holder: Connection | None = None
+
+    def begin(self, conn: Connection) -> None:
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
+        if not self._local.acquire(timeout=SQLITE_BUSY_TIMEOUT):
+            error = sqlite3.OperationalError("database is locked")
+            raise OperationalError("BEGIN IMMEDIATE", None, error) from error
+        try:
+            _begin_immediate(conn, deadline)
+        except BaseException:
+            self._local.release()
+            raise
+        self._holder = conn
+
+    def commit(self, conn: Connection) -> None:
+        """Sent here, not by SQLAlchemy after this event (it then finds no transaction, and
+        its commit does nothing): the lock is released once the commit is done, so the next
+        in line finds the database's lock free. A commit that fails keeps the lock until the
+        rollback that follows."""
+        if self._holder is not conn:
+            return
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        try:
+            driver.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise OperationalError("COMMIT", None, error) from error
+        self._release()
+
+    def rollback(self, conn: Connection) -> None:
+        if self._holder is not conn:
+            return
+        try:
+            driver = None if conn.invalidated else conn.connection.driver_connection
+            if driver is not None and driver.in_transaction:
+                driver.execute("ROLLBACK")
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        self._holder = None
+        self._local.release()
+
+
 def make_engine(url: str | URL) -> Engine:
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _begin_immediate)
+        lock = _WriteLock()
+        event.listen(engine, "begin", lock.begin)
+        event.listen(engine, "commit", lock.commit)
+        event.listen(engine, "rollback", lock.rollback)
         return engine
     if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
