@@ -40,6 +40,19 @@ SAME_PERSON = [
     ("Wang Xiuying", "Xiu-Ying WANG"),
     ("Abdullah Omar", "عبد الله بن عمر"),
     ("Fatimah El Masry", "فاطمة المصري"),
+    # Wade-Giles, as Taiwan and older records write Chinese names, against pinyin and Han
+    ("张秀芳", "Chang Hsiu-fang"),
+    ("黄洁", "Huang Chieh"),
+    ("陶旭", "Hsu Tao"),
+    ("Yang Qin", "Yang, Chin"),
+    ("Quan Xiuzhen", "Chuan Hsiu-chen"),
+    ("Xiong Peng", "Hsiung Peng"),
+    ("刘红梅", "Liu Hung-mei"),
+    ("贺丹丹", "Ho Tan-tan"),
+    ("Yang Chien-ping", "杨建平"),
+    # German transliteration writes dzh (j) as dsch
+    ("Fatih Radjih", "Fatih Radschih"),
+    ("جدير بارق", "Dschadir Barik"),
 ]
 DIFFERENT_PEOPLE = [
     ("Sergei Ivanov", "Sergei Petrov"),
@@ -47,6 +60,7 @@ DIFFERENT_PEOPLE = [
     ("Zhu Qin", "Zhu Bin"),
     ("Mohammed Al-Hassan", "Mohammed Al-Hussein"),
     ("Marie Ruiz", "Mora Rosa"),
+    ("Chen Jian", "Chen Qian"),  # pinyin j and q are different sounds; only Wade-Giles ch is both
 ]
 
 CANDIDATE_LIMIT = 100  # candidates scored per query (as the engine), best by key weight

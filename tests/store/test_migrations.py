@@ -6,11 +6,15 @@ from __future__ import annotations
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, delete, inspect, select
 from typer.testing import CliRunner
 
 from polex.cli import app
+from polex.node import records
 from polex.node.home import Node
+from polex.node.records import RecordInput
+from polex.search.keys import entity_keys
+from polex.search.tables import record_keys
 from polex.store.db import load_tables, make_engine
 from polex.store.metadata import metadata
 from polex.store.migrate import alembic_config, upgrade
@@ -53,3 +57,33 @@ def test_polex_migrate_brings_an_older_database_to_the_current_schema(node: Node
         assert "database at the current schema" in result.output
         with node.engine.connect() as conn:
             assert set(inspect(conn).get_table_names()) >= set(metadata.tables)
+
+
+def test_an_older_index_gets_the_keys_the_search_looks_up_today(
+    node: Node,
+    make_actor,  # type: ignore[no-untyped-def]
+) -> None:
+    officer = make_actor("keys", "DE-BKA")
+    data = RecordInput.model_validate(
+        {
+            "schema": "Person",
+            "properties": {"name": ["Chang Hsiu-fang"], "birthDate": ["1980-05-04"]},
+            "polex": {"database": "intelligence", "subject_category": "suspect"},
+        }
+    )
+    with node.engine.begin() as conn:
+        record = records.create(conn, officer.principal, data)
+        # as revision 0003 left it: the keys made before Wade-Giles was read as pinyin
+        conn.execute(
+            delete(record_keys).where(
+                record_keys.c.record_id == record.id, record_keys.c.key.contains("ks")
+            )
+        )
+    command.downgrade(alembic_config(node.engine), "0003")
+    upgrade(node.engine)
+    with node.engine.connect() as conn:
+        query = select(record_keys.c.kind, record_keys.c.key)
+        rows = conn.execute(query.where(record_keys.c.record_id == record.id)).all()
+    keys = set(map(tuple, rows))
+    assert keys == entity_keys("Person", record.properties)
+    assert ("name", "ksfnk") in keys  # Hsiu-fang as xiufang, how 张秀芳 is keyed

@@ -21,6 +21,8 @@ import icu
 from rigour._core import maybe_ascii, person_name_prefixes_list, text_scripts
 from rigour.names import tokenize_name
 
+from polex.search.wadegiles import pinyin_readings
+
 _CACHE = 200_000
 
 # Arabic articles and connectors ("son of", "daughter of"): no part of the identity, and
@@ -212,6 +214,7 @@ def key_tokens(name: str) -> tuple[str, ...]:
 _GROUPS = {
     "shch": "s",
     "tsch": "s",
+    "dsch": "j",  # German for dzh: Dschamal, Radschab
     "dzh": "j",
     "sch": "s",
     "tch": "s",
@@ -284,8 +287,10 @@ def token_keys(token: str) -> frozenset[str]:
         keys |= {skeleton(form[:1] + form[1:].replace("w", "")) for form in forms}
     if _CH.search(token):  # ch is ч in English (Chekhov), х in German and Greek (Charlamow)
         keys |= {skeleton(_CH.sub("h", form)) for form in forms}
-    if token.startswith("j"):
-        keys.add(skeleton(token, initial_vowel=True))
+    for form in (token, *pinyin_readings(token)):  # Wade-Giles as pinyin: Hsiung, Xiong
+        keys.add(skeleton(form))
+        if form.startswith("j"):
+            keys.add(skeleton(form, initial_vowel=True))
     return frozenset(k for k in keys if k) or frozenset({token})
 
 

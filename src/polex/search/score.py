@@ -25,6 +25,7 @@ from polex.model.ftm import model
 from polex.search.identifiers import Key, fold, identifier_keys
 from polex.search.keys import entity_names
 from polex.search.names import article_forms, name_tokens, token_keys
+from polex.search.wadegiles import is_syllabic, pinyin_readings
 
 # At and above this a hit is a match (`match: true`); below it, a possible match to look at.
 # Chosen on the labelled evaluation set (tests/search/eval_names.py): true matches with
@@ -117,21 +118,29 @@ def _same_sound(a: str, b: str, spelling: float, translit: bool) -> bool:
     return translit or spelling >= SOUND_SPELLING
 
 
+def _forms(token: str, chinese: bool) -> tuple[str, ...]:
+    """The spellings a token is compared in: as written, without a glued Arabic article, and,
+    between Chinese names, in the pinyin its Wade-Giles stands for."""
+    forms = article_forms(token)
+    return forms + pinyin_readings(token) if chinese else forms
+
+
 @lru_cache(maxsize=200_000)
-def token_similarity(a: str, b: str, translit: bool = False) -> float:
+def token_similarity(a: str, b: str, translit: bool = False, chinese: bool = False) -> float:
     """How alike two name tokens are, 0 when not alike enough to be evidence. ``translit``: one
-    of them was transliterated from a script whose Latin spellings vary, the other not."""
+    of them was transliterated from a script whose Latin spellings vary, the other not;
+    ``chinese``: both are of Chinese names (see ``_chinese``)."""
     if a == b:
         return 1.0
     if len(a) == 1 or len(b) == 1:
         return INITIAL if a[0] == b[0] else 0.0
-    sim = max(_spelling(x, y) for x in article_forms(a) for y in article_forms(b))
+    sim = max(_spelling(x, y) for x in _forms(a, chinese) for y in _forms(b, chinese))
     if sim < 1 and _same_sound(a, b, sim, translit):
         sim = SAME_SOUND + (1 - SAME_SOUND) * sim
     return sim if sim >= TOKEN_FLOOR else 0.0
 
 
-def _run_similarity(a: str, b: str) -> float:
+def _run_similarity(a: str, b: str, chinese: bool = False) -> float:
     """Similarity of a token with the tokens of a run written together: spelling only, and
     close ("xiuying" and "xiu ying"), or joining tokens would find accidental matches.
 
@@ -142,7 +151,9 @@ def _run_similarity(a: str, b: str) -> float:
         return 1.0
     if min(len(a), len(b)) < RUN_LENGTH_RATIO * max(len(a), len(b)):
         return 0.0
-    sim = _spelling(a, b)
+    forms_a = (a, *pinyin_readings(a)) if chinese else (a,)
+    forms_b = (b, *pinyin_readings(b)) if chinese else (b,)
+    sim = max(_spelling(x, y) for x in forms_a for y in forms_b)
     return sim if sim >= RUN_FLOOR else 0.0
 
 
@@ -161,7 +172,7 @@ def _spans(tokens: tuple[str, ...]) -> tuple[tuple[Span, str], ...]:
 
 
 def align(
-    left: Sequence[str], right: Sequence[str], translit: bool = False
+    left: Sequence[str], right: Sequence[str], translit: bool = False, chinese: bool = False
 ) -> list[tuple[Span, Span, float]]:
     """Pairs of token runs that match, best first, each token used once (greedy: names have a
     handful of tokens, and the best pair is almost always right)."""
@@ -170,9 +181,9 @@ def align(
         for rs, b in _spans(tuple(right)):
             sizes = (ls[1] - ls[0], rs[1] - rs[0])
             if sizes == (1, 1):
-                options.append((token_similarity(a, b, translit), ls, rs))
+                options.append((token_similarity(a, b, translit, chinese), ls, rs))
             elif 1 in sizes:  # a run against a single token, never a run against a run
-                options.append((_run_similarity(a, b), ls, rs))
+                options.append((_run_similarity(a, b, chinese), ls, rs))
     options.sort(key=lambda o: (o[0], o[1][1] - o[1][0] + o[2][1] - o[2][0]), reverse=True)
     used_left: set[int] = set()
     used_right: set[int] = set()
@@ -198,12 +209,16 @@ def _coverage(tokens: Sequence[str], matched: dict[int, float], weight: TokenWei
 
 
 def token_set_similarity(
-    left: Sequence[str], right: Sequence[str], weight: TokenWeight, translit: bool = False
+    left: Sequence[str],
+    right: Sequence[str],
+    weight: TokenWeight,
+    translit: bool = False,
+    chinese: bool = False,
 ) -> tuple[float, str]:
     """Order-independent similarity of two token lists, and which tokens matched. All of the
     shorter name should be in the longer one; parts only one side has (a middle name, a
     patronymic) cost a little, rare ones more than common ones."""
-    pairs = align(left, right, translit)
+    pairs = align(left, right, translit, chinese)
     matched_left = {i: sim for ls, _, sim in pairs for i in range(*ls)}
     matched_right = {i: sim for _, rs, sim in pairs for i in range(*rs)}
     forward = _coverage(left, matched_left, weight)
@@ -229,7 +244,17 @@ def name_similarity(a: str, b: str, weight: TokenWeight) -> tuple[float, str]:
     ta, tb = name_tokens(a), name_tokens(b)
     if not ta or not tb:
         return 0.0, ""
-    return token_set_similarity(ta, tb, weight, _across_scripts(a, b))
+    chinese = _chinese(a, ta) and _chinese(b, tb)
+    return token_set_similarity(ta, tb, weight, _across_scripts(a, b), chinese)
+
+
+def _chinese(name: str, tokens: Sequence[str]) -> bool:
+    """Whether a name may be Chinese: written in Han characters, or in Latin syllables of
+    pinyin or Wade-Giles only. Only between two such names is a token also compared in the
+    pinyin its Wade-Giles stands for ("Tina" is no Wade-Giles "Dina")."""
+    if not name.isascii() and "Han" in text_scripts(name):
+        return True
+    return all(is_syllabic(token) for token in tokens)
 
 
 def _across_scripts(a: str, b: str) -> bool:
