@@ -53,6 +53,7 @@ SAME_PERSON = [
     # German transliteration writes dzh (j) as dsch
     ("Fatih Radjih", "Fatih Radschih"),
     ("جدير بارق", "Dschadir Barik"),
+    ("وسام ازحيمان", "Wisam Azhiman"),  # z then h, not the digraph zh
 ]
 DIFFERENT_PEOPLE = [
     ("Sergei Ivanov", "Sergei Petrov"),

@@ -51,9 +51,7 @@ def enqueue(conn: Connection, record_ids: Sequence[str]) -> None:
     )
 
 
-def drain(
-    engine: Engine, node: str, batch: int = 200, stop: threading.Event | None = None
-) -> int:
+def drain(engine: Engine, node: str, batch: int = 200, stop: threading.Event | None = None) -> int:
     """Match queued records until the queue is empty, or until ``stop`` is set (checked between
     batches: a server shutting down must not wait for a million imported records); returns
     how many were matched."""

@@ -287,6 +287,8 @@ def token_keys(token: str) -> frozenset[str]:
         keys |= {skeleton(form[:1] + form[1:].replace("w", "")) for form in forms}
     if _CH.search(token):  # ch is ч in English (Chekhov), х in German and Greek (Charlamow)
         keys |= {skeleton(_CH.sub("h", form)) for form in forms}
+    if "zh" in token[1:]:  # ж, or ز then ح: Azhiman, which ICU spells "azahyman"
+        keys |= {skeleton(form[:1] + form[1:].replace("zh", "zah")) for form in forms}
     for form in (token, *pinyin_readings(token)):  # Wade-Giles as pinyin: Hsiung, Xiong
         keys.add(skeleton(form))
         if form.startswith("j"):
@@ -296,6 +298,6 @@ def token_keys(token: str) -> frozenset[str]:
 
 def phonetic_keys(token: str) -> set[str]:
     """Keys under which a token is indexed and looked up: its consonant skeleton, plus variants
-    where a spelling is ambiguous (a glued Arabic article, w as vowel, ch as ч or х, initial j
-    as y)."""
+    where a spelling is ambiguous (a glued Arabic article, w as vowel, ch as ч or х, zh as ж
+    or z-h, initial j as y, Wade-Giles as pinyin)."""
     return set(token_keys(token))
