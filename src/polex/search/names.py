@@ -289,10 +289,12 @@ def token_keys(token: str) -> frozenset[str]:
         keys |= {skeleton(_CH.sub("h", form)) for form in forms}
     if "zh" in token[1:]:  # ж, or ز then ح: Azhiman, which ICU spells "azahyman"
         keys |= {skeleton(form[:1] + form[1:].replace("zh", "zah")) for form in forms}
-    for form in (token, *pinyin_readings(token)):  # Wade-Giles as pinyin: Hsiung, Xiong
-        keys.add(skeleton(form))
-        if form.startswith("j"):
-            keys.add(skeleton(form, initial_vowel=True))
+    if token.startswith("j"):
+        keys.add(skeleton(token, initial_vowel=True))
+    for reading in pinyin_readings(token):  # Wade-Giles as pinyin: Hsiung, Xiong
+        keys.add(skeleton(reading))
+        if reading.startswith("j"):
+            keys.add(skeleton(reading, initial_vowel=True))
     return frozenset(k for k in keys if k) or frozenset({token})
 
 

@@ -64,6 +64,8 @@ _FINALS = (
     ("erh", "er"),
     ("ih", "i"),
 )
+# The letters Wade-Giles writes: a token with b, d, g, q, r, v or x (or an accent) is none.
+_WADE_LETTERS = frozenset("acefhijklmnopstuwyz")
 MAX_SYLLABLES = 3
 LONGEST_SYLLABLE = 6  # "chuang", "hsiung"
 MAX_READINGS = 8
@@ -119,5 +121,7 @@ def is_syllabic(token: str) -> bool:
 def pinyin_readings(token: str) -> tuple[str, ...]:
     """The pinyin a Latin token may stand for if it is Wade-Giles ("hsiuchen": "xiuzhen"),
     other than itself; none for a token that is no Chinese syllables."""
+    if not _WADE_LETTERS.issuperset(token):
+        return ()
     readings = sorted(_readings(token, MAX_SYLLABLES) - {token})
     return tuple(readings[:MAX_READINGS])
