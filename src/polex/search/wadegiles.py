@@ -64,8 +64,9 @@ _FINALS = (
     ("erh", "er"),
     ("ih", "i"),
 )
-# The letters Wade-Giles writes: a token with b, d, g, q, r, v or x (or an accent) is none.
-_WADE_LETTERS = frozenset("acefhijklmnopstuwyz")
+# The letters Wade-Giles writes (g only in -ng, r only in erh): a token with b, d, q, v or x
+# (or an accent) is none.
+_WADE_LETTERS = frozenset("acefghijklmnoprstuwyz")
 MAX_SYLLABLES = 3
 LONGEST_SYLLABLE = 6  # "chuang", "hsiung"
 MAX_READINGS = 8
