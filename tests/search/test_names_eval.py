@@ -54,6 +54,9 @@ SAME_PERSON = [
     ("Fatih Radjih", "Fatih Radschih"),
     ("جدير بارق", "Dschadir Barik"),
     ("وسام ازحيمان", "Wisam Azhiman"),  # z then h, not the digraph zh
+    # Cyrillic г is g in Russian spellings and h in Ukrainian ones
+    ("Семен Тригуб", "Semen Tryhub"),
+    ("Георгій Гаврилюк", "Heorhii Havryliuk"),
 ]
 DIFFERENT_PEOPLE = [
     ("Sergei Ivanov", "Sergei Petrov"),
@@ -62,6 +65,7 @@ DIFFERENT_PEOPLE = [
     ("Mohammed Al-Hassan", "Mohammed Al-Hussein"),
     ("Marie Ruiz", "Mora Rosa"),
     ("Chen Jian", "Chen Qian"),  # pinyin j and q are different sounds; only Wade-Giles ch is both
+    ("غسان الحلبي", "Hassan al-Halabi"),  # غ is gh, never h: Ghassan is another name
 ]
 
 CANDIDATE_LIMIT = 100  # candidates scored per query (as the engine), best by key weight

@@ -18,7 +18,7 @@ from rigour._core import text_scripts
 
 from polex.model.ftm import model
 from polex.search.identifiers import Key, identifier_keys
-from polex.search.names import key_tokens, token_keys
+from polex.search.names import h_for_g, key_tokens, token_keys
 
 # Full-name properties, weakest last; and the parts a full name is assembled from, in the order
 # they are usually written.
@@ -56,7 +56,10 @@ def _assemble(parts: list[str], family: Sequence[str]) -> str:
 @lru_cache(maxsize=100_000)
 def _name_keys(name: str) -> frozenset[Key]:
     tokens = key_tokens(name)
-    per_token = [token_keys(token) for token in tokens]
+    if not name.isascii() and "Cyrillic" in text_scripts(name):
+        per_token = [token_keys(t) | token_keys(h_for_g(t)) for t in tokens]
+    else:
+        per_token = [token_keys(token) for token in tokens]
     keys: set[Key] = {("name", key) for sounds in per_token for key in sounds}
     # Short parts are written as one word or two: Yu Lan / Yulan (玉兰), Jose Luis / Joseluis.
     for first, second in zip(tokens, tokens[1:], strict=False):

@@ -298,6 +298,16 @@ def token_keys(token: str) -> frozenset[str]:
     return frozenset(k for k in keys if k) or frozenset({token})
 
 
+_G = re.compile(r"g(?!h)")
+
+
+def h_for_g(token: str) -> str:
+    """A token transliterated from Cyrillic with г read as h: Russian spellings write it g,
+    Ukrainian ones h (Тригуб: Trigub, Tryhub; Георгій: Georgii, Heorhii). Not gh, which is
+    Arabic غ (Ghassan is not Hassan)."""
+    return _G.sub("h", token)
+
+
 def phonetic_keys(token: str) -> set[str]:
     """Keys under which a token is indexed and looked up: its consonant skeleton, plus variants
     where a spelling is ambiguous (a glued Arabic article, w as vowel, ch as ч or х, zh as ж

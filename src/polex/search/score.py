@@ -24,7 +24,7 @@ from rigour._core import text_scripts
 from polex.model.ftm import model
 from polex.search.identifiers import Key, fold, identifier_keys
 from polex.search.keys import entity_names
-from polex.search.names import article_forms, name_tokens, token_keys
+from polex.search.names import article_forms, h_for_g, name_tokens, token_keys
 from polex.search.wadegiles import is_syllabic, pinyin_readings
 
 # At and above this a hit is a match (`match: true`); below it, a possible match to look at.
@@ -111,11 +111,14 @@ def _final_y(token: str) -> str:
 def _same_sound(a: str, b: str, spelling: float, translit: bool) -> bool:
     """Whether a shared phonetic key is evidence: when the spellings are already close, or when
     one side was transliterated from a script whose Latin spellings vary (محمد: "mhmd", Цветкова:
-    Tsvetkova, Zwetkowa). Two Latin spellings that only share consonants ("Marie"/"Mora",
-    "Qin"/"Quan") are different names."""
-    if not token_keys(a) & token_keys(b):
-        return False
-    return translit or spelling >= SOUND_SPELLING
+    Tsvetkova, Zwetkowa; Тригуб: Trigub, Tryhub). Two Latin spellings that only share
+    consonants ("Marie"/"Mora", "Qin"/"Quan") are different names."""
+    if token_keys(a) & token_keys(b):
+        return translit or spelling >= SOUND_SPELLING
+    # one side may be Cyrillic with г, which Russian spellings write g and Ukrainian ones h
+    return translit and bool(
+        token_keys(h_for_g(a)) & token_keys(b) or token_keys(a) & token_keys(h_for_g(b))
+    )
 
 
 def _forms(token: str, chinese: bool) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
 """Name keys made again: a name part that reads as Wade-Giles is also keyed by its pinyin
-(Hsiung as Xiong, Chieh as Jie), German "dsch" as j (Radschab, Rajab), and a "zh" inside a
-word also as z then h (Azhiman, ازحيمان). A record indexed before lacks those keys, and a query
-spelled the other way would not find it.
+(Hsiung as Xiong, Chieh as Jie), German "dsch" as j (Radschab, Rajab), a "zh" inside a word
+also as z then h (Azhiman, ازحيمان), and in a Cyrillic name г also as h (Тригуб: Tryhub). A
+record indexed before lacks those keys, and a query spelled the other way would not find it.
 
 The keys come from the search code itself, not from a copy here: a record must be found by the
 keys that code looks up.
