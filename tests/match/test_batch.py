@@ -280,7 +280,8 @@ def test_features_agree_across_scripts_orders_and_formats() -> None:
     latin = columns("Ivanov, Sergei", "1978", "p123456")
     assert cyrillic["name"] == latin["name"] == "ivanov sergei"
     assert (cyrillic["name_first"], cyrillic["name_last"]) == ("sergei", "ivanov")
-    assert cyrillic["name_keys"] == latin["name_keys"] and cyrillic["name_pairs"]
+    # the Cyrillic name has the Latin one's keys, and those of г as h (Serhei) besides
+    assert set(latin["name_keys"]) < set(cyrillic["name_keys"]) and cyrillic["name_pairs"]
     assert cyrillic["id_keys"] == latin["id_keys"] and latin["document"] == "P123456"
     assert (cyrillic["birth_date"], cyrillic["birth_day"]) == ("1978-03-14", "14")
     assert (latin["birth_date"], latin["birth_year"], latin["birth_month"]) == (None, "1978", None)

@@ -14,7 +14,7 @@ from polex.api.links import federation_for
 from polex.api.responses import JSONBytes
 from polex.audit import log as audit
 from polex.federation import fedsearch
-from polex.search.engine import SearchQuery, rank, search
+from polex.search.engine import SearchQuery, rank, reported, search
 from polex.search.score import MATCH_THRESHOLD
 from polex.search.views import hit_json
 
@@ -70,7 +70,7 @@ def match_entities(
             views = record_views(principal, [r.envelope for r, _, _ in ranked])
             results = []
             for (record, score, features), view in zip(ranked, views, strict=True):
-                if view == View.none:
+                if not reported(view, score):
                     continue
                 seen.append(record.id)
                 if view == View.full:

@@ -32,7 +32,7 @@ from polex.audit import log as audit
 from polex.federation.errors import Refused
 from polex.federation.links import Link
 from polex.federation.service import Federation
-from polex.search.engine import Hit, SearchQuery, parse, rank
+from polex.search.engine import Hit, SearchQuery, parse, rank, visible_hits
 from polex.search.views import hit_json
 from polex.store import agencies
 
@@ -113,10 +113,7 @@ def answer(conn: Connection, local_node: str, link: Link, request: Any) -> dict[
         views = record_views(
             principal, [record.envelope for record, _, _ in ranked], sharing=link.ours.grants()
         )
-        for (record, score, features), view in zip(ranked, views, strict=True):
-            if view != View.none:
-                hits.append(Hit(record=record, score=score, features=features, view=view))
-        hits = hits[: query.limit]
+        hits = visible_hits(ranked, views, query.limit)
     audit.append(
         conn,
         actor=f"{principal.actor}@{link.node}",

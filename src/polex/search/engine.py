@@ -31,7 +31,13 @@ CANDIDATES_PER_HIT = 5
 MIN_CANDIDATES = 100
 # Candidates read per candidate scored: the extra ones only compete on birth-date agreement.
 SCREENED_PER_SCORED = 2
-REPORTED_MIN_SCORE = 0.5
+# A hit its reader sees in full is reported from this score on: a possible match for them to
+# judge (a family name and the birth date alike, the given name respelt beyond recognition). A
+# restricted hit only tells its reader that an owner holds something and whom to ask, and that
+# only for a likely match: else owners would be asked about every namesake, and the existence
+# of records would leak on weak evidence.
+REPORTED_MIN_SCORE = 0.3
+RESTRICTED_MIN_SCORE = 0.5
 
 
 class SearchQuery(BaseModel):
@@ -216,6 +222,24 @@ def rank(
     ]
 
 
+def reported(view: View, score: float) -> bool:
+    """Whether a ranked record is reported to a reader with this view of it."""
+    if view == View.hit:
+        return score >= RESTRICTED_MIN_SCORE
+    return view == View.full
+
+
+def visible_hits(
+    ranked: Sequence[tuple[Record, float, list[Feature]]], views: Sequence[View], limit: int
+) -> list[Hit]:
+    """The first ``limit`` ranked records the reader is told of, each with its view."""
+    return [
+        Hit(record=record, score=score, features=features, view=view)
+        for (record, score, features), view in zip(ranked, views, strict=True)
+        if reported(view, score)
+    ][:limit]
+
+
 def search(conn: Connection, principal: Principal, query: SearchQuery) -> list[Hit]:
     """Hits the principal may know of, each as full or restricted; audited with the purpose."""
     parsed = parse(query)
@@ -230,11 +254,7 @@ def search(conn: Connection, principal: Principal, query: SearchQuery) -> list[H
         databases=databases,
     )
     views = record_views(principal, [record.envelope for record, _, _ in ranked])
-    hits = [
-        Hit(record=record, score=score, features=features, view=view)
-        for (record, score, features), view in zip(ranked, views, strict=True)
-        if view != View.none
-    ][: query.limit]
+    hits = visible_hits(ranked, views, query.limit)
     audit.append(
         conn,
         actor=principal.actor,
