@@ -70,7 +70,7 @@ def match_entities(
             views = record_views(principal, [r.envelope for r, _, _ in ranked])
             results = []
             for (record, score, features), view in zip(ranked, views, strict=True):
-                if not reported(view, score):
+                if not reported(view, score, features):
                     continue
                 seen.append(record.id)
                 if view == View.full:

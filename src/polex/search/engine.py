@@ -31,13 +31,14 @@ CANDIDATES_PER_HIT = 5
 MIN_CANDIDATES = 100
 # Candidates read per candidate scored: the extra ones only compete on birth-date agreement.
 SCREENED_PER_SCORED = 2
-# A hit its reader sees in full is reported from this score on: a possible match for them to
-# judge (a family name and the birth date alike, the given name respelt beyond recognition). A
-# restricted hit only tells its reader that an owner holds something and whom to ask, and that
-# only for a likely match: else owners would be asked about every namesake, and the existence
-# of records would leak on weak evidence.
-REPORTED_MIN_SCORE = 0.3
-RESTRICTED_MIN_SCORE = 0.5
+# Hits are reported from this score on. A hit its reader sees in full also from
+# CORROBORATED_MIN_SCORE if the birth date agrees: a family name and the birth date alike, the
+# given name respelt beyond recognition, is a lead for the reader to judge, where a namesake
+# alone is noise. A restricted hit, which only tells that an owner holds something and whom to
+# ask, never below REPORTED_MIN_SCORE: owners would be asked about weak leads, and the
+# existence of their records would leak on weak evidence.
+REPORTED_MIN_SCORE = 0.5
+CORROBORATED_MIN_SCORE = 0.3
 
 
 class SearchQuery(BaseModel):
@@ -210,7 +211,7 @@ def rank(
         elif shared:
             detail = ", ".join(f"{kind} {key}" for kind, key in sorted(shared))
             score, features = 1.0, [Feature("identifier", 1.0, f"shared {detail}"), *features]
-        if score >= REPORTED_MIN_SCORE:
+        if score >= CORROBORATED_MIN_SCORE:
             scored.append((rid, round(score, 4), features))
     scored.sort(key=lambda item: (-item[1], item[0]))
     # Whole records only for the hits: most candidates are scored and dropped.
@@ -222,11 +223,14 @@ def rank(
     ]
 
 
-def reported(view: View, score: float) -> bool:
+def reported(view: View, score: float, features: Sequence[Feature]) -> bool:
     """Whether a ranked record is reported to a reader with this view of it."""
-    if view == View.hit:
-        return score >= RESTRICTED_MIN_SCORE
-    return view == View.full
+    if view == View.none:
+        return False
+    if score >= REPORTED_MIN_SCORE:
+        return True
+    birth_agrees = any(f.name == "birth_date" and f.score > 0 for f in features)
+    return view == View.full and score >= CORROBORATED_MIN_SCORE and birth_agrees
 
 
 def visible_hits(
@@ -236,7 +240,7 @@ def visible_hits(
     return [
         Hit(record=record, score=score, features=features, view=view)
         for (record, score, features), view in zip(ranked, views, strict=True)
-        if reported(view, score)
+        if reported(view, score, features)
     ][:limit]
 
 
