@@ -61,13 +61,22 @@ def _name_keys(name: str) -> frozenset[Key]:
     else:
         per_token = [token_keys(token) for token in tokens]
     keys: set[Key] = {("name", key) for sounds in per_token for key in sounds}
-    # Short parts are written as one word or two: Yu Lan / Yulan (玉兰), Jose Luis / Joseluis.
-    for first, second in zip(tokens, tokens[1:], strict=False):
-        if len(first) <= SHORT_PART and len(second) <= SHORT_PART:
-            keys.update(("name", key) for key in token_keys(first + second))
     for left, right in combinations(per_token[:MAX_PAIR_TOKENS], 2):
-        keys.update(("pair", f"{a}|{b}" if a < b else f"{b}|{a}") for a in left for b in right)
+        keys.update(_pairs(left, right))
+    # Short parts are written as one word or two: Yu Lan / Yulan (玉兰), Jose Luis / Joseluis,
+    # Hsiu-chen / Xiuzhen; joined, they are a part of their own, paired with the others too.
+    for i, (first, second) in enumerate(zip(tokens, tokens[1:], strict=False)):
+        if len(first) <= SHORT_PART and len(second) <= SHORT_PART:
+            joined = token_keys(first + second)
+            keys.update(("name", key) for key in joined)
+            others = [sounds for j, sounds in enumerate(per_token) if j not in (i, i + 1)]
+            for sounds in others[:MAX_PAIR_TOKENS]:
+                keys.update(_pairs(joined, sounds))
     return frozenset(keys)
+
+
+def _pairs(left: frozenset[str], right: frozenset[str]) -> set[Key]:
+    return {("pair", f"{a}|{b}" if a < b else f"{b}|{a}") for a in left for b in right}
 
 
 def query_keys(name: str) -> set[Key]:

@@ -73,7 +73,8 @@ MAX_READINGS = 8
 _CACHE = 100_000
 
 
-def _finals(initial: str, final: str) -> set[str]:
+@lru_cache(maxsize=4096)
+def _finals(initial: str, final: str) -> frozenset[str]:
     finals = {final}
     for wade, pinyin in _FINALS:
         if final.endswith(wade):
@@ -82,11 +83,10 @@ def _finals(initial: str, final: str) -> set[str]:
         finals |= {"e", "uo"}
     if final == "u" and initial in ("tz", "ts", "ss", "sz"):  # tzu, ssu: zi, si
         finals.add("i")
-    return finals
+    return frozenset(finals)
 
 
-@lru_cache(maxsize=_CACHE)
-def _syllable(text: str) -> frozenset[str]:
+def _syllable_readings(text: str) -> frozenset[str]:
     """The pinyin syllables ``text`` may be, as one syllable in Wade-Giles or in pinyin."""
     readings = {text} if text in PINYIN else set()
     for wade, initials in _INITIALS:
@@ -98,6 +98,38 @@ def _syllable(text: str) -> frozenset[str]:
     return frozenset(readings)
 
 
+def _spellings(pinyin_final: str, wade: str) -> set[str]:
+    """The finals that ``_finals`` reads as this pinyin final (after this Wade-Giles initial)."""
+    spelt = {pinyin_final}
+    for wade_final, pinyin in _FINALS:
+        if pinyin_final.endswith(pinyin):
+            spelt.add(pinyin_final[: -len(pinyin)] + wade_final)
+    if pinyin_final in ("e", "uo"):
+        spelt.add("o")
+    if pinyin_final == "i" and wade in ("tz", "ts", "ss", "sz"):
+        spelt.add("u")
+    return spelt
+
+
+def _syllable_table() -> dict[str, frozenset[str]]:
+    """Every spelling of one syllable with its pinyin readings, built once from the pinyin
+    syllables backwards: a token's every prefix is looked up while it is read, and a dict
+    lookup costs a fraction of reading the prefix."""
+    spellings = set(PINYIN)
+    for syllable in PINYIN:
+        for wade, initials in _INITIALS:
+            for pinyin in initials:
+                if syllable.startswith(pinyin):
+                    final = syllable[len(pinyin) :]
+                    spellings |= {wade + f for f in _spellings(final, wade)}
+    table = {text: _syllable_readings(text) for text in spellings}
+    return {text: readings for text, readings in table.items() if readings}
+
+
+_SYLLABLE = _syllable_table()
+_NONE: frozenset[str] = frozenset()
+
+
 @lru_cache(maxsize=_CACHE)
 def _readings(text: str, syllables: int) -> frozenset[str]:
     if not text:
@@ -106,7 +138,7 @@ def _readings(text: str, syllables: int) -> frozenset[str]:
         return frozenset()
     found: set[str] = set()
     for end in range(1, min(len(text), LONGEST_SYLLABLE) + 1):
-        heads = _syllable(text[:end])
+        heads = _SYLLABLE.get(text[:end], _NONE)
         if heads:
             rest = _readings(text[end:], syllables - 1)
             found |= {head + tail for head in heads for tail in rest}
