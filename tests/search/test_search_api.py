@@ -205,3 +205,40 @@ def test_deleted_record_is_no_longer_found(client: TestClient, loaded) -> None: 
         "/api/v1/search", json={"q": "Maria Schmidt", "purpose": PURPOSE}, headers=de.headers
     ).json()["hits"]
     assert rid not in [h["record_id"] for h in again]
+
+
+def test_a_lookup_waits_for_a_write_lock_held_elsewhere_and_answers(
+    client: TestClient, loaded, node: Node
+) -> None:  # type: ignore[no-untyped-def]
+    """On SQLite a lookup runs on the event loop only while the write lock is free; held by
+    another process (an import, say), the lookup waits in a worker thread instead and answers
+    once it is released."""
+    if node.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write lock")
+    import threading
+    import time
+
+    from polex.store.db import make_engine
+
+    de, _ = loaded
+    other = make_engine(node.engine.url)
+    taken, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with other.begin():
+            taken.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert taken.wait(5)
+    threading.Timer(0.3, release.set).start()
+    start = time.monotonic()
+    body = {"identifiers": ["L898902C3"], "purpose": PURPOSE}
+    answer = client.post("/api/v1/search", json=body, headers=de.headers)
+    waited = time.monotonic() - start
+    holder.join()
+    other.dispose()
+    assert answer.status_code == 200, answer.text
+    assert [h["source_id"] for h in answer.json()["hits"]] == ["it-pass-1"]
+    assert waited >= 0.25

@@ -131,3 +131,31 @@ def test_a_begin_gives_up_once_the_busy_timeout_has_passed(
     with engine.begin() as conn:  # and the lock of the process is free again
         conn.execute(text("INSERT INTO t VALUES (3)"))
     assert _numbers(engine) == [1, 3]
+
+
+@pytest.mark.parametrize("holder_engine", ["same", "other"])
+def test_without_waiting_a_held_lock_is_refused_at_once(
+    engine: Engine, other_process: Engine, holder_engine: str
+) -> None:
+    holder = _holding(engine if holder_engine == "same" else other_process, 0.5)
+    start = time.monotonic()
+    with pytest.raises(db.WriteLockBusy), db.without_waiting(), engine.begin():
+        pass
+    refused = time.monotonic() - start
+    holder.join()
+    assert refused < 0.1  # no pause, no retry
+    with engine.begin() as conn:  # neither lock is left taken by the refused begin
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+    assert _numbers(engine) == [1, 2]
+
+
+def test_without_waiting_a_free_lock_is_taken_and_the_context_ends_with_the_block(
+    engine: Engine, other_process: Engine
+) -> None:
+    with db.without_waiting(), engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    holder = _holding(other_process, 0.3)
+    with engine.begin() as conn:  # waits again, as a begin outside the context does
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+    holder.join()
+    assert _numbers(engine) == [1, 1, 2]

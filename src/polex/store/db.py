@@ -7,6 +7,9 @@ import random
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -31,6 +34,11 @@ SQLITE_BUSY_TIMEOUT = 30.0
 # Pauses between tries of a BEGIN that found the write lock taken, in seconds.
 LOCK_RETRY_FIRST = 50e-6
 LOCK_RETRY_LONGEST = 1e-3
+# SQLite connections a process keeps open: one per request thread of a server worker (AnyIO
+# runs at most 40 at once). With SQLAlchemy's default of 5, eight concurrent requests closed
+# and opened connections all the time, each open paying for its pragmas: a third of the CPU
+# of a /healthz.
+SQLITE_POOL_SIZE = 40
 
 
 def load_tables() -> None:
@@ -51,6 +59,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000:.0f}")
     cur.close()
+
+
+def _busy(error: BaseException | None) -> bool:
+    return isinstance(error, sqlite3.Error) and error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def _begin_immediate(conn: Connection, deadline: float) -> None:
@@ -74,14 +86,33 @@ def _begin_immediate(conn: Connection, deadline: float) -> None:
                 driver.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as error:
-                busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
-                if not busy or time.monotonic() + pause > deadline:
+                if not _busy(error) or time.monotonic() + pause > deadline:
                     # as SQLAlchemy raises what a statement sent through it met
                     raise OperationalError("BEGIN IMMEDIATE", None, error) from error
             time.sleep(pause * random.uniform(0.5, 1.5))  # apart, not in step with others
             pause = min(2 * pause, LOCK_RETRY_LONGEST)
     finally:
         driver.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT * 1000:.0f}")
+
+
+class WriteLockBusy(Exception):
+    """A transaction begun under ``without_waiting`` found SQLite's write lock held."""
+
+
+# Set while a transaction must not wait for the write lock (see ``without_waiting``).
+_no_wait: ContextVar[bool] = ContextVar("polex_sqlite_no_wait", default=False)
+
+
+@contextmanager
+def without_waiting() -> Iterator[None]:
+    """Transactions begun in this context raise WriteLockBusy at once where they would wait
+    for SQLite's write lock: for work done on a server's event loop, which must never sleep,
+    and which goes to a worker thread to wait instead. No effect on PostgreSQL."""
+    token = _no_wait.set(True)
+    try:
+        yield
+    finally:
+        _no_wait.reset(token)
 
 
 class _WriteLock:
@@ -98,6 +129,9 @@ class _WriteLock:
         self._holder: Connection | None = None
 
     def begin(self, conn: Connection) -> None:
+        if _no_wait.get():
+            self._begin_now(conn)
+            return
         deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
         if not self._local.acquire(timeout=SQLITE_BUSY_TIMEOUT):
             error = sqlite3.OperationalError("database is locked")
@@ -106,6 +140,19 @@ class _WriteLock:
             _begin_immediate(conn, deadline)
         except BaseException:
             self._local.release()
+            raise
+        self._holder = conn
+
+    def _begin_now(self, conn: Connection) -> None:
+        """The lock if it is free in this process and in the database, else WriteLockBusy."""
+        if not self._local.acquire(blocking=False):
+            raise WriteLockBusy("another transaction of this process holds the write lock")
+        try:
+            _begin_immediate(conn, deadline=time.monotonic())
+        except BaseException as exc:
+            self._local.release()
+            if isinstance(exc, OperationalError) and _busy(exc.orig):
+                raise WriteLockBusy("another process holds the write lock") from exc
             raise
         self._holder = conn
 
@@ -142,7 +189,9 @@ class _WriteLock:
 def make_engine(url: str | URL) -> Engine:
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
+        engine = create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT}, pool_size=SQLITE_POOL_SIZE
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         lock = _WriteLock()
         event.listen(engine, "begin", lock.begin)
