@@ -14,14 +14,14 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from polex.access import passwords, totp
 from polex.access.principal import Principal, Role
 from polex.access.tables import api_tokens, users
 from polex.audit import log as audit
 from polex.messaging.tables import workspace_members, workspaces
-from polex.store import agencies
+from polex.store import agencies, reads
 from polex.store.metadata import utcnow
 from polex.store.tables import agencies as agencies_table
 
@@ -188,17 +188,18 @@ def _principal(conn: Connection, row: Row[Any], node: str, scopes: frozenset[str
 
 
 @cache
-def _token_principal() -> Select[Any]:
+def _token_principal() -> reads.Read:
     """Token, user, agency and the agency's case references (one row per case reference), by
     token hash and node: built once, since building and compiling the expression cost more
-    than running it."""
+    than running it, and run on the driver's cursor (``store.reads``), since every request
+    pays for it."""
     cases = (
         select(workspace_members.c.agency, workspaces.c.case_ref)
         .join(workspaces, workspaces.c.id == workspace_members.c.workspace_id)
         .where(workspace_members.c.node == bindparam("node"), workspaces.c.case_ref.is_not(None))
         .subquery()
     )
-    return (
+    statement = (
         select(
             api_tokens.c.revoked_at,
             api_tokens.c.expires_at,
@@ -216,6 +217,7 @@ def _token_principal() -> Select[Any]:
         .outerjoin(cases, cases.c.agency == users.c.agency)
         .where(api_tokens.c.token_hash == bindparam("token_hash"))
     )
+    return reads.Read(statement)
 
 
 def authenticate(conn: Connection, token: str, node: str) -> Principal | None:
@@ -224,7 +226,7 @@ def authenticate(conn: Connection, token: str, node: str) -> Principal | None:
     Asked of the database on every request, so that a revocation, a deactivated user or a
     changed membership takes effect on the next one; in one indexed query, since every API
     request pays for it."""
-    rows = conn.execute(_token_principal(), {"token_hash": hash_token(token), "node": node}).all()
+    rows = _token_principal().rows(conn, {"token_hash": hash_token(token), "node": node})
     if not rows:
         return None
     row = rows[0]

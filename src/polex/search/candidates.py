@@ -15,9 +15,11 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, func, select, text
+from sqlalchemy import Connection, func, select, text
+from sqlalchemy.engine import URL
 
 from polex.search.tables import record_keys
+from polex.store import reads
 from polex.store.tables import records
 
 # A key held by more records than this is "common": counted only up to the cap.
@@ -26,7 +28,7 @@ COMMON_CAP = 2000
 ROW_BUDGET = 4000
 _TOTAL_TTL = 60.0
 _TERMS = 200
-_total_cache: dict[str, tuple[float, int]] = {}
+_total_cache: dict[URL, tuple[float, int]] = {}
 
 Key = tuple[str, str]
 
@@ -42,7 +44,7 @@ _ESTIMATES = {
 def total_records(conn: Connection) -> int:
     """Record count for IDF weights; a minute-old estimate weighs keys just as well, and an
     exact count of millions of rows would stall a query every minute."""
-    url = str(conn.engine.url)
+    url = conn.engine.url  # hashable, and free where str() renders it
     cached = _total_cache.get(url)
     now = time.monotonic()
     if cached and now - cached[0] < _TOTAL_TTL:
@@ -56,7 +58,7 @@ def total_records(conn: Connection) -> int:
 
 
 @lru_cache(maxsize=64)
-def _statement(terms: int, cap: int, count: bool) -> TextClause:
+def _statement(terms: int, cap: int, count: bool) -> reads.Read:
     """For ``terms`` keys (bound as k0, v0, k1, v1...): each key's record ids, up to ``cap``,
     tagged with the key's position; or, with ``count``, how many there are (up to ``cap``).
     Written once per shape as plain SQL, valid in SQLite and PostgreSQL alike: building and
@@ -72,7 +74,7 @@ def _statement(terms: int, cap: int, count: bool) -> TextClause:
         f"SELECT {{i}} AS i, {outer} FROM (SELECT {rid} FROM {table} "
         f'WHERE {kind} = :k{{i}} AND "{key}" = :v{{i}} LIMIT {cap}) AS s{{i}}'
     )
-    return text(" UNION ALL ".join(part.format(i=i) for i in range(terms)))
+    return reads.Read(text(" UNION ALL ".join(part.format(i=i) for i in range(terms))))
 
 
 def _execute(conn: Connection, keys: Sequence[Key], cap: int, count: bool) -> list[tuple[int, Any]]:
@@ -83,7 +85,7 @@ def _execute(conn: Connection, keys: Sequence[Key], cap: int, count: bool) -> li
         params: dict[str, str] = {}
         for i, (kind, key) in enumerate(chunk):
             params[f"k{i}"], params[f"v{i}"] = kind, key
-        result = conn.execute(_statement(len(chunk), cap, count), params)
+        result = _statement(len(chunk), cap, count).rows(conn, params)
         rows.extend((int(i) + start, value) for i, value in result)
     return rows
 

@@ -9,11 +9,11 @@ from enum import StrEnum
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, func, select, update
+from sqlalchemy import ColumnElement, Connection, func, select, update
 
 from polex.model.envelope import Envelope, Restrictions
 from polex.model.record import Record, RecordVersion
-from polex.store import bulk, listed
+from polex.store import bulk, listed, reads
 from polex.store.metadata import utcnow
 from polex.store.tables import record_versions, records
 
@@ -71,24 +71,24 @@ def _envelope_values(envelope: Envelope) -> tuple[Any, ...]:
     )
 
 
-def _to_record(row: Row[Any]) -> Record:
-    m = row._mapping
+def _to_record(row: Any) -> Record:
+    """The record of a ``records`` row: a SQLAlchemy row or a ``store.reads`` named tuple."""
     envelope = Envelope(
-        **{col: m[col] for col in ENVELOPE_COLUMNS},
-        restrictions=Restrictions(**m["restrictions"]),
+        **{col: getattr(row, col) for col in ENVELOPE_COLUMNS},
+        restrictions=Restrictions(**row.restrictions),
     )
     return Record(
-        id=m["id"],
-        source_id=m["source_id"],
-        schema=m["schema"],
-        properties=m["properties"],
+        id=row.id,
+        source_id=row.source_id,
+        schema=row.schema,
+        properties=row.properties,
         envelope=envelope,
-        version=m["version"],
-        caption=m["caption"],
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-        deleted=m["deleted"],
-        deleted_reason=m["deleted_reason"],
+        version=row.version,
+        caption=row.caption,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        deleted=row.deleted,
+        deleted_reason=row.deleted_reason,
     )
 
 
@@ -208,10 +208,10 @@ def get(conn: Connection, rid: str) -> Record:
 
 
 @cache
-def _by_ids(dialect: str) -> Select[Any]:
-    """Whole records by id, built once: every search reads its hits with it, and building the
-    expression cost more than running it."""
-    return select(records).where(listed.one_of(records.c.id, "ids", dialect))
+def _by_ids(dialect: str) -> reads.Read:
+    """Whole records by id, built once and run on the driver's cursor: every search reads its
+    hits with it, and building the expression cost more than running it."""
+    return reads.Read(select(records).where(listed.one_of(records.c.id, "ids", dialect)))
 
 
 def get_many(conn: Connection, ids: Iterable[str]) -> dict[str, Record]:
@@ -219,7 +219,7 @@ def get_many(conn: Connection, ids: Iterable[str]) -> dict[str, Record]:
     if not ids:
         return {}
     dialect = conn.dialect.name
-    rows = conn.execute(_by_ids(dialect), {"ids": listed.value(dialect, ids)}).all()
+    rows = _by_ids(dialect).rows(conn, {"ids": listed.value(dialect, ids)})
     return {r.id: _to_record(r) for r in rows}
 
 
