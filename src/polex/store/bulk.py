@@ -22,6 +22,8 @@ import orjson
 from sqlalchemy import JSON, Boolean, Connection, Date, DateTime, Dialect, Table
 from sqlalchemy.engine import URL
 
+from polex.store.cursor import driver_cursor
+
 Processor = Callable[[Any], Any]
 Row = Sequence[Any]
 
@@ -104,20 +106,13 @@ class BulkInsert:
         """Insert rows that ``convert`` made."""
         if not rows:
             return
-        if not conn.in_transaction():  # the driver's cursor would not begin one
-            conn.begin()
-        dbapi = conn.connection.dbapi_connection
-        assert dbapi is not None  # a connection in use is checked out of the pool
-        cursor = dbapi.cursor()
-        try:
+        with driver_cursor(conn) as cursor:
             if self.copy:
                 with cursor.copy(self.sql) as copy:
                     for row in rows:
                         copy.write_row(row)
             else:
                 cursor.executemany(self.sql, rows)
-        finally:
-            cursor.close()
 
 
 @cache

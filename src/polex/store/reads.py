@@ -21,6 +21,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import Select
 
+from polex.store.cursor import driver_cursor
+
 Processor = Callable[[Any], Any]
 
 
@@ -76,21 +78,15 @@ class Read:
         bound: Sequence[Any] | Mapping[str, Any] = (
             values if compiled.positions is None else [values[n] for n in compiled.positions]
         )
-        if not conn.in_transaction():  # the driver's cursor would not begin one
-            conn.begin()
-        dbapi = conn.connection.dbapi_connection
-        assert dbapi is not None  # a connection in use is checked out of the pool
-        cursor = dbapi.cursor()
-        try:
-            cursor.execute(compiled.sql, bound)
-            fetched = cursor.fetchall()
+        with driver_cursor(conn) as cursor:
+            try:
+                cursor.execute(compiled.sql, bound)
+                fetched = cursor.fetchall()
+            except dialect.loaded_dbapi.Error as error:
+                raise DBAPIError.instance(
+                    compiled.sql, bound, error, dialect.loaded_dbapi.Error
+                ) from error
             description = cursor.description
-        except dialect.loaded_dbapi.Error as error:
-            raise DBAPIError.instance(
-                compiled.sql, bound, error, dialect.loaded_dbapi.Error
-            ) from error
-        finally:
-            cursor.close()
         row = compiled.row
         if row is None:
             names = tuple(d[0] for d in description or ())
