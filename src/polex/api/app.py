@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from polex import __version__
 from polex.api import agencies, errors, hits, links, messages, records, search, workspaces
@@ -31,7 +31,6 @@ def create_app(node: Node) -> FastAPI:
             conn.exec_driver_sql("SELECT 1")
         return {"status": "ok", "node": node.name, "version": __version__}
 
-    api = APIRouter(prefix="/api/v1")
     # Routes are matched in order, each costing a few microseconds: search, the hot path of
     # every border check, comes first.
     for router in (
@@ -46,7 +45,6 @@ def create_app(node: Node) -> FastAPI:
         review_api.router,
         crossmatch_api.router,
     ):
-        api.include_router(router)
-    app.include_router(api)
+        app.include_router(router, prefix="/api/v1")
     web.install(app, node)
     return app
