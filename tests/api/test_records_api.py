@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+
+from polex.node.home import Node
+from polex.store.db import make_engine
 
 
 def person(source_id: str = "de-001", **envelope: Any) -> dict[str, Any]:
@@ -31,6 +36,24 @@ def test_healthz_needs_no_token(client: TestClient) -> None:
     answer = client.get("/healthz")
     assert answer.status_code == 200
     assert answer.json()["status"] == "ok"
+
+
+def test_healthz_answers_while_another_process_holds_the_write_lock(
+    client: TestClient, node: Node
+) -> None:
+    """An import holds SQLite's write lock for minutes; the node is healthy meanwhile."""
+    if node.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write lock")
+    other = make_engine(node.engine.url)
+    try:
+        with other.begin():
+            start = time.monotonic()
+            answer = client.get("/healthz")
+            waited = time.monotonic() - start
+    finally:
+        other.dispose()
+    assert answer.status_code == 200
+    assert waited < 1  # not the busy timeout
 
 
 def test_api_refuses_requests_without_a_token(client: TestClient) -> None:
