@@ -26,6 +26,9 @@ from polex.store.cursor import driver_cursor
 
 Processor = Callable[[Any], Any]
 Row = Sequence[Any]
+# Up to this many rows go to PostgreSQL as an INSERT: a COPY costs a round trip more (the server
+# answers its start before the rows go), and every search writes one audit row.
+FEW_ROWS = 4
 
 
 def json_text(value: Any) -> str:
@@ -53,11 +56,9 @@ class BulkInsert:
         target = quote(table.name)
         self.copy = dialect.name == "postgresql"
         self.processors: list[tuple[int, Processor]] = []
-        if self.copy:
-            self.sql = f"COPY {target} ({names}) FROM STDIN"
-        else:
-            marks = ", ".join("?" for _ in columns)
-            self.sql = f"INSERT INTO {target} ({names}) VALUES ({marks})"
+        marks = ", ".join("%s" if self.copy else "?" for _ in columns)
+        self.insert_sql = f"INSERT INTO {target} ({names}) VALUES ({marks})"
+        self.copy_sql = f"COPY {target} ({names}) FROM STDIN"
         for i, name in enumerate(columns):
             impl = table.c[name].type.dialect_impl(dialect)
             if isinstance(impl, JSON):
@@ -107,12 +108,12 @@ class BulkInsert:
         if not rows:
             return
         with driver_cursor(conn) as cursor:
-            if self.copy:
-                with cursor.copy(self.sql) as copy:
+            if self.copy and len(rows) > FEW_ROWS:
+                with cursor.copy(self.copy_sql) as copy:
                     for row in rows:
                         copy.write_row(row)
             else:
-                cursor.executemany(self.sql, rows)
+                cursor.executemany(self.insert_sql, rows)
 
 
 @cache
