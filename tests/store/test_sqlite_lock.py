@@ -134,46 +134,28 @@ def test_a_begin_gives_up_once_the_busy_timeout_has_passed(
 
 
 @pytest.mark.parametrize("holder_engine", ["same", "other"])
-def test_reading_first_reads_beside_a_held_lock_and_refuses_to_write_at_once(
+def test_without_waiting_a_held_lock_is_refused_at_once(
     engine: Engine, other_process: Engine, holder_engine: str
 ) -> None:
     holder = _holding(engine if holder_engine == "same" else other_process, 0.5)
     start = time.monotonic()
-    with pytest.raises(db.WriteLockBusy), db.reading_first(), engine.begin() as conn:
-        read = conn.execute(text("SELECT count(*) FROM t")).scalar_one()
-        conn.execute(text("INSERT INTO t VALUES (2)"))
+    with pytest.raises(db.WriteLockBusy), db.without_waiting(), engine.begin():
+        pass
     refused = time.monotonic() - start
     holder.join()
-    assert read == 0  # the holder's row was not committed yet: the read did not wait for it
     assert refused < 0.1  # no pause, no retry
-    with engine.begin() as conn:  # no lock is left taken, the busy timeout is back
-        conn.execute(text("INSERT INTO t VALUES (3)"))
-        timeout = conn.execute(text("PRAGMA busy_timeout")).scalar_one()
-    assert _numbers(engine) == [1, 3]
-    assert timeout == db.SQLITE_BUSY_TIMEOUT * 1000
-
-
-def test_reading_first_refuses_a_write_once_another_has_committed_since_it_read(
-    engine: Engine, other_process: Engine
-) -> None:
-    with pytest.raises(db.WriteLockBusy), db.reading_first(), engine.begin() as conn:
-        conn.execute(text("SELECT count(*) FROM t")).scalar_one()
-        with other_process.begin() as other:  # commits between the read and the write
-            other.execute(text("INSERT INTO t VALUES (1)"))
+    with engine.begin() as conn:  # neither lock is left taken by the refused begin
         conn.execute(text("INSERT INTO t VALUES (2)"))
-    assert _numbers(engine) == [1]
+    assert _numbers(engine) == [1, 2]
 
 
-def test_reading_first_writes_and_commits_when_the_lock_is_free(
+def test_without_waiting_a_free_lock_is_taken_and_the_context_ends_with_the_block(
     engine: Engine, other_process: Engine
 ) -> None:
-    sent = _begins(engine)
-    with db.reading_first(), engine.begin() as conn:
-        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+    with db.without_waiting(), engine.begin() as conn:
         conn.execute(text("INSERT INTO t VALUES (1)"))
-    assert sent == ["BEGIN"]  # deferred: the lock was taken by the insert
     holder = _holding(other_process, 0.3)
-    with engine.begin() as conn:  # outside the context a begin waits for the lock again
+    with engine.begin() as conn:  # waits again, as a begin outside the context does
         conn.execute(text("INSERT INTO t VALUES (2)"))
     holder.join()
     assert _numbers(engine) == [1, 1, 2]

@@ -32,16 +32,14 @@ async def search_records(
     """Authentication, search and audit in one transaction, the answer serialised there too:
     an identifier lookup is a few hundred microseconds of work, and per-request overhead
     (threads, pool checkouts, transactions) would otherwise be most of it. On SQLite such a
-    lookup runs right here on the event loop (it waits on no network, and handing it to a
-    worker thread cost a sixth of its CPU), reading before it takes the write lock for its
-    audit row, so that workers hold the lock for the row alone. If the lock is not to be had
-    at once, the lookup is done again in a worker thread, which waits for it like every other
-    search, so the loop never sleeps."""
+    lookup runs right here on the event loop: it waits on no network, and handing it to a
+    worker thread cost a sixth of its CPU. If it would have to wait for the write lock, it
+    waits in a worker thread like every other search, so the loop never sleeps."""
     if body.federated:
         return await run_in_threadpool(_federated, request, node, token, body)
     if is_sqlite(node.engine) and _lookup_only(body):
         try:
-            with db.reading_first():
+            with db.without_waiting():
                 return _local(node, token, body)
         except db.WriteLockBusy:
             pass

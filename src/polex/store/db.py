@@ -96,34 +96,23 @@ def _begin_immediate(conn: Connection, deadline: float) -> None:
 
 
 class WriteLockBusy(Exception):
-    """A transaction begun under ``reading_first`` could not take SQLite's write lock at once."""
+    """A transaction begun under ``without_waiting`` found SQLite's write lock held."""
 
 
-# Set while transactions read before they take the write lock (see ``reading_first``).
-_read_first: ContextVar[bool] = ContextVar("polex_sqlite_read_first", default=False)
+# Set while a transaction must not wait for the write lock (see ``without_waiting``).
+_no_wait: ContextVar[bool] = ContextVar("polex_sqlite_no_wait", default=False)
 
 
 @contextmanager
-def reading_first() -> Iterator[None]:
-    """Transactions begun in this context read before they take SQLite's write lock, and take
-    it at their first write, without waiting: for a lookup that reads for a few hundred
-    microseconds and then writes its audit row, the lock is held for that row and the commit
-    alone, and the lookups of other workers read meanwhile. The write fails at once if another
-    transaction holds the lock, or if one committed since this one began to read (its snapshot
-    could not become a write); that is raised as WriteLockBusy after the transaction is rolled
-    back, and the caller does its work again the usual way. Statements do not wait for a lock
-    either (no busy timeout): the caller may be an event loop, which must never sleep. No
-    effect on PostgreSQL."""
-    token = _read_first.set(True)
+def without_waiting() -> Iterator[None]:
+    """Transactions begun in this context raise WriteLockBusy at once where they would wait
+    for SQLite's write lock: for work done on a server's event loop, which must never sleep,
+    and which goes to a worker thread to wait instead. No effect on PostgreSQL."""
+    token = _no_wait.set(True)
     try:
         yield
-    except (sqlite3.OperationalError, OperationalError) as exc:
-        error = exc.orig if isinstance(exc, OperationalError) else exc
-        if _busy(error):
-            raise WriteLockBusy(str(error)) from exc
-        raise
     finally:
-        _read_first.reset(token)
+        _no_wait.reset(token)
 
 
 class _WriteLock:
@@ -138,16 +127,10 @@ class _WriteLock:
     def __init__(self) -> None:
         self._local = threading.Lock()
         self._holder: Connection | None = None
-        # transactions begun under ``reading_first``: they take the lock when they write
-        self._reading: set[Connection] = set()
 
     def begin(self, conn: Connection) -> None:
-        if _read_first.get():
-            driver = conn.connection.driver_connection
-            assert driver is not None  # a connection that begins is checked out of the pool
-            driver.execute("PRAGMA busy_timeout = 0")
-            driver.execute("BEGIN")
-            self._reading.add(conn)
+        if _no_wait.get():
+            self._begin_now(conn)
             return
         deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
         if not self._local.acquire(timeout=SQLITE_BUSY_TIMEOUT):
@@ -160,14 +143,24 @@ class _WriteLock:
             raise
         self._holder = conn
 
+    def _begin_now(self, conn: Connection) -> None:
+        """The lock if it is free in this process and in the database, else WriteLockBusy."""
+        if not self._local.acquire(blocking=False):
+            raise WriteLockBusy("another transaction of this process holds the write lock")
+        try:
+            _begin_immediate(conn, deadline=time.monotonic())
+        except BaseException as exc:
+            self._local.release()
+            if isinstance(exc, OperationalError) and _busy(exc.orig):
+                raise WriteLockBusy("another process holds the write lock") from exc
+            raise
+        self._holder = conn
+
     def commit(self, conn: Connection) -> None:
         """Sent here, not by SQLAlchemy after this event (it then finds no transaction, and
         its commit does nothing): the lock is released once the commit is done, so the next
         in line finds the database's lock free. A commit that fails keeps the lock until the
         rollback that follows."""
-        if conn in self._reading:
-            self._end_reading(conn, "COMMIT")
-            return
         if self._holder is not conn:
             return
         driver = conn.connection.driver_connection
@@ -179,9 +172,6 @@ class _WriteLock:
         self._release()
 
     def rollback(self, conn: Connection) -> None:
-        if conn in self._reading:
-            self._end_reading(conn, "ROLLBACK")
-            return
         if self._holder is not conn:
             return
         try:
@@ -190,22 +180,6 @@ class _WriteLock:
                 driver.execute("ROLLBACK")
         finally:
             self._release()
-
-    def _end_reading(self, conn: Connection, statement: str) -> None:
-        """COMMIT or ROLLBACK of a transaction begun under ``reading_first``, and the usual
-        busy timeout again for the connection's next transaction. A commit that fails leaves
-        the transaction to the rollback that follows."""
-        self._reading.discard(conn)
-        driver = None if conn.invalidated else conn.connection.driver_connection
-        if driver is None:
-            return
-        try:
-            if driver.in_transaction:
-                driver.execute(statement)
-        except sqlite3.Error as error:
-            raise OperationalError(statement, None, error) from error
-        finally:
-            driver.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT * 1000:.0f}")
 
     def _release(self) -> None:
         self._holder = None
