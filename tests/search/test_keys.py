@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from polex.search.identifiers import identifier_keys, query_identifier_keys
-from polex.search.keys import birth_keys, entity_keys, name_keys, query_keys
+from polex.search.keys import birth_keys, entity_keys, name_keys, query_keys, year_keys
 from polex.search.names import latinise, name_tokens, phonetic_keys
 from polex.search.score import MATCH_THRESHOLD, date_agreement, score_pair
 
@@ -104,6 +104,27 @@ def test_birth_keys() -> None:
     assert birth_keys(props, swapped=True) == {("birth", "1980-05-07"), ("birth", "1980-07-05")}
     assert birth_keys({"birthDate": ["1980"]}) == set()
     assert ("birth", "1980-05-07") in entity_keys("Person", props)
+
+
+def test_year_keys_join_each_name_part_with_the_birth_year() -> None:
+    props = {"name": ["Edoardo Vasari"], "birthDate": ["1960-08-19"]}
+    keys = entity_keys("Person", props)
+    names = {key for kind, key in keys if kind == "name"}
+    assert {key for kind, key in keys if kind == "year"} == {f"{n}|1960" for n in names}
+    # a year alone, or a month, is enough; no year, no year keys
+    assert year_keys(keys, {"birthDate": ["1960"]}) == year_keys(keys, props)
+    assert year_keys(keys, {"birthDate": ["1960-08"]}) == year_keys(keys, props)
+    assert year_keys(keys, {}) == set()
+    # pairs are not joined: a pair is rare already
+    assert not any(key.count("|") > 1 for _, key in year_keys(keys, props))
+
+
+def test_a_query_looks_up_the_years_either_side() -> None:
+    keys = name_keys("Person", {"name": ["T. Durdu"]})
+    looked_up = year_keys(keys, {"birthDate": ["1973-11-11"]}, spread=1)
+    recorded = entity_keys("Person", {"name": ["Tekbay Durdu"], "birthDate": ["1974-11-11"]})
+    assert looked_up & recorded  # the surname in 1974, one year off the query's 1973
+    assert {key.rsplit("|", 1)[1] for _, key in looked_up} == {"1972", "1973", "1974"}
 
 
 def test_document_number_with_country_and_without() -> None:

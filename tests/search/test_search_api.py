@@ -242,3 +242,30 @@ def test_a_lookup_waits_for_a_write_lock_held_elsewhere_and_answers(
     assert answer.status_code == 200, answer.text
     assert [h["source_id"] for h in answer.json()["hits"]] == ["it-pass-1"]
     assert waited >= 0.25
+
+
+def test_an_initial_and_a_year_find_the_one_born_then_among_hundreds_of_namesakes(
+    client: TestClient, node: Node, make_actor
+) -> None:  # type: ignore[no-untyped-def]
+    """Hundreds of records share the surname's key, more than are ever scored, and sixty-six
+    of them an E. for a first name; the surname with the year of birth picks out the few born
+    that year."""
+    from polex.node import records as node_records
+    from polex.node.records import RecordInput
+
+    de = make_actor("anna", "DE-BKA", "officer", "DE")
+    given = ["Anna", "Bruno", "Carla", "Dario", "Elena", "Fabio", "Gino", "Ilaria", "Luca"]
+    rows = [
+        person(
+            f"vasari-{n}", f"{given[n % 9]} Vasari", f"{1930 + n % 29}-0{1 + n % 9}-1{n % 9}", "it"
+        )
+        for n in range(600)  # born 1930 to 1958
+    ]
+    rows.append(person("vasari-target", "Edoardo Vasari", "1960-08-19", "it"))
+    with node.engine.begin() as conn:
+        for row in rows:
+            node_records.create(conn, de.principal, RecordInput.model_validate(row))
+    body = {"name": "E. Vasari", "birth_date": "1960", "purpose": PURPOSE, "limit": 10}
+    answer = client.post("/api/v1/search", json=body, headers=de.headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["hits"][0]["source_id"] == "vasari-target"

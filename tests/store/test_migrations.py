@@ -87,3 +87,33 @@ def test_an_older_index_gets_the_keys_the_search_looks_up_today(
     keys = set(map(tuple, rows))
     assert keys == entity_keys("Person", record.properties)
     assert ("name", "ksfnk") in keys  # Hsiu-fang as xiufang, how 张秀芳 is keyed
+
+
+def test_an_index_of_before_the_year_keys_gets_them(
+    node: Node,
+    make_actor,  # type: ignore[no-untyped-def]
+) -> None:
+    officer = make_actor("years", "DE-BKA")
+    data = RecordInput.model_validate(
+        {
+            "schema": "Person",
+            "properties": {"name": ["Edoardo Vasari"], "birthDate": ["1960-08-19"]},
+            "polex": {"database": "intelligence", "subject_category": "suspect"},
+        }
+    )
+    with node.engine.begin() as conn:
+        record = records.create(conn, officer.principal, data)
+        # as revision 0004 left it: no ("year", ...) keys
+        conn.execute(
+            delete(record_keys).where(
+                record_keys.c.record_id == record.id, record_keys.c.kind == "year"
+            )
+        )
+    command.downgrade(alembic_config(node.engine), "0004")
+    upgrade(node.engine)
+    with node.engine.connect() as conn:
+        query = select(record_keys.c.kind, record_keys.c.key)
+        rows = conn.execute(query.where(record_keys.c.record_id == record.id)).all()
+    keys = set(map(tuple, rows))
+    assert keys == entity_keys("Person", record.properties)
+    assert ("year", "fsr|1960") in keys

@@ -20,7 +20,7 @@ from polex.model.envelope import Database
 from polex.model.record import Record
 from polex.search import candidates
 from polex.search.identifiers import identifier_keys, query_identifier_keys
-from polex.search.keys import birth_keys, entity_keys, query_keys
+from polex.search.keys import YEAR_SPREAD, birth_keys, entity_keys, query_keys, year_keys
 from polex.search.score import MATCH_THRESHOLD, Feature, date_agreement, score_pair
 from polex.store import records as store
 
@@ -172,6 +172,7 @@ def rank(
     if properties.get("name"):
         for name in properties["name"]:
             keys |= set(query_keys(name))
+    keys |= year_keys(keys, properties, spread=YEAR_SPREAD)
     frequencies = candidates.key_frequencies(conn, keys)
     scored_size = max(MIN_CANDIDATES, limit * CANDIDATES_PER_HIT)
     pool = candidates.generate(
