@@ -235,6 +235,7 @@ def test_same_serial_on_guns_of_different_makes_is_no_match() -> None:
         ("1980-05-07", "1980-07-05", 1),  # day and month swapped
         ("1980", "1980-05-07", 1),  # only the year known
         ("1980-05-07", "1981-05-07", -1),  # year one off: likely a typo, still a doubt
+        ("1980", "1981-05-07", -1),  # a year given one off, as from an age: a doubt too
         ("1980-05-07", "1980-09-21", -1),
         ("1980-05-07", "1975-05-07", -1),
     ],
@@ -242,6 +243,12 @@ def test_same_serial_on_guns_of_different_makes_is_no_match() -> None:
 def test_birth_date_agreement(a: str, b: str, sign: int) -> None:
     delta, why = date_agreement(a, b)
     assert delta * sign > 0, why
+
+
+def test_a_year_one_off_is_a_doubt_not_a_contradiction() -> None:
+    assert date_agreement("1980", "1981-05-07")[0] == date_agreement("1981", "1980-05")[0]
+    assert date_agreement("1980", "1981-05-07")[0] == date_agreement("1980-05-07", "1981-05-07")[0]
+    assert date_agreement("1980", "1981-05-07")[0] > date_agreement("1980", "1982-05-07")[0]
 
 
 def test_birth_date_disagreement_outweighs_a_namesake() -> None:

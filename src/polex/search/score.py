@@ -316,7 +316,7 @@ def date_agreement(a: str, b: str) -> tuple[float, str]:
     if len(pa) == len(pb) == 3 and pa[0] == pb[0] and (pa[1], pa[2]) == (pb[2], pb[1]):
         return BIRTH_SWAPPED, f"birth date {a} ~ {b} (day and month swapped)"
     near = pa[0].isdigit() and pb[0].isdigit() and abs(int(pa[0]) - int(pb[0])) == 1
-    if near and pa[1:] == pb[1:]:
+    if near and short[1:] == full[1 : len(short)]:  # a year one off, the parts both know alike
         return BIRTH_NEAR, f"birth date {a} ~ {b} (year one apart)"
     if pa[0] == pb[0]:
         return BIRTH_SAME_YEAR, f"birth dates {a} / {b} differ (same year)"
