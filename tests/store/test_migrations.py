@@ -3,10 +3,11 @@ unwind to nothing: a table or index added in code without its migration fails he
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, delete, inspect, select
+from sqlalchemy import ColumnElement, Connection, delete, inspect, select
 from typer.testing import CliRunner
 
 from polex.cli import app
@@ -59,61 +60,53 @@ def test_polex_migrate_brings_an_older_database_to_the_current_schema(node: Node
             assert set(inspect(conn).get_table_names()) >= set(metadata.tables)
 
 
+@pytest.mark.parametrize(
+    ("revision", "name", "birth", "missing", "key"),
+    [
+        # as revision 0003 left it: the keys made before Wade-Giles was read as pinyin;
+        # Hsiu-fang as xiufang, how 张秀芳 is keyed
+        (
+            "0003",
+            "Chang Hsiu-fang",
+            "1980-05-04",
+            record_keys.c.key.contains("ks"),
+            ("name", "ksfnk"),
+        ),
+        # as revision 0004 left it: no name-year keys
+        (
+            "0004",
+            "Edoardo Vasari",
+            "1960-08-19",
+            record_keys.c.kind == "year",
+            ("year", "fsr|1960"),
+        ),
+    ],
+)
 def test_an_older_index_gets_the_keys_the_search_looks_up_today(
     node: Node,
     make_actor,  # type: ignore[no-untyped-def]
+    revision: str,
+    name: str,
+    birth: str,
+    missing: ColumnElement[bool],
+    key: tuple[str, str],
 ) -> None:
     officer = make_actor("keys", "DE-BKA")
     data = RecordInput.model_validate(
         {
             "schema": "Person",
-            "properties": {"name": ["Chang Hsiu-fang"], "birthDate": ["1980-05-04"]},
+            "properties": {"name": [name], "birthDate": [birth]},
             "polex": {"database": "intelligence", "subject_category": "suspect"},
         }
     )
     with node.engine.begin() as conn:
         record = records.create(conn, officer.principal, data)
-        # as revision 0003 left it: the keys made before Wade-Giles was read as pinyin
-        conn.execute(
-            delete(record_keys).where(
-                record_keys.c.record_id == record.id, record_keys.c.key.contains("ks")
-            )
-        )
-    command.downgrade(alembic_config(node.engine), "0003")
+        conn.execute(delete(record_keys).where(record_keys.c.record_id == record.id, missing))
+    command.downgrade(alembic_config(node.engine), revision)
     upgrade(node.engine)
     with node.engine.connect() as conn:
         query = select(record_keys.c.kind, record_keys.c.key)
         rows = conn.execute(query.where(record_keys.c.record_id == record.id)).all()
     keys = set(map(tuple, rows))
     assert keys == entity_keys("Person", record.properties)
-    assert ("name", "ksfnk") in keys  # Hsiu-fang as xiufang, how 张秀芳 is keyed
-
-
-def test_an_index_of_before_the_year_keys_gets_them(
-    node: Node,
-    make_actor,  # type: ignore[no-untyped-def]
-) -> None:
-    officer = make_actor("years", "DE-BKA")
-    data = RecordInput.model_validate(
-        {
-            "schema": "Person",
-            "properties": {"name": ["Edoardo Vasari"], "birthDate": ["1960-08-19"]},
-            "polex": {"database": "intelligence", "subject_category": "suspect"},
-        }
-    )
-    with node.engine.begin() as conn:
-        record = records.create(conn, officer.principal, data)
-        # as revision 0004 left it: no ("year", ...) keys
-        conn.execute(
-            delete(record_keys).where(
-                record_keys.c.record_id == record.id, record_keys.c.kind == "year"
-            )
-        )
-    command.downgrade(alembic_config(node.engine), "0004")
-    upgrade(node.engine)
-    with node.engine.connect() as conn:
-        query = select(record_keys.c.kind, record_keys.c.key)
-        rows = conn.execute(query.where(record_keys.c.record_id == record.id)).all()
-    keys = set(map(tuple, rows))
-    assert keys == entity_keys("Person", record.properties)
-    assert ("year", "fsr|1960") in keys
+    assert key in keys
