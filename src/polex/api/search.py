@@ -20,7 +20,6 @@ from polex.search.engine import SearchQuery, rank, reported, search
 from polex.search.score import MATCH_THRESHOLD
 from polex.search.views import hit_json
 from polex.store import db
-from polex.store.db import is_sqlite
 
 router = APIRouter(tags=["search"])
 
@@ -37,7 +36,7 @@ async def search_records(
     waits in a worker thread like every other search, so the loop never sleeps."""
     if body.federated:
         return await run_in_threadpool(_federated, request, node, token, body)
-    if is_sqlite(node.engine) and _lookup_only(body):
+    if db.is_sqlite(node.engine) and _lookup_only(body):
         try:
             with db.without_waiting():
                 return _local(node, token, body)
