@@ -14,9 +14,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, func, select, text
-from sqlalchemy.engine import URL
+from sqlalchemy import Connection, Engine, func, select, text
 
 from polex.search.tables import record_keys
 from polex.store import reads
@@ -28,7 +28,8 @@ COMMON_CAP = 2000
 ROW_BUDGET = 4000
 _TOTAL_TTL = 60.0
 _TERMS = 200
-_total_cache: dict[URL, tuple[float, int]] = {}
+# per engine, hashed by identity: a URL is hashed by rendering it as text, on every search
+_total_cache: WeakKeyDictionary[Engine, tuple[float, int]] = WeakKeyDictionary()
 
 Key = tuple[str, str]
 
@@ -44,8 +45,7 @@ _ESTIMATES = {
 def total_records(conn: Connection) -> int:
     """Record count for IDF weights; a minute-old estimate weighs keys just as well, and an
     exact count of millions of rows would stall a query every minute."""
-    url = conn.engine.url  # hashable, and free where str() renders it
-    cached = _total_cache.get(url)
+    cached = _total_cache.get(conn.engine)
     now = time.monotonic()
     if cached and now - cached[0] < _TOTAL_TTL:
         return cached[1]
@@ -53,7 +53,7 @@ def total_records(conn: Connection) -> int:
     total = conn.execute(estimate).scalar() if estimate is not None else None
     if not total or total < 0:
         total = conn.execute(select(func.count()).select_from(records)).scalar_one()
-    _total_cache[url] = (now, int(total))
+    _total_cache[conn.engine] = (now, int(total))
     return int(total)
 
 
