@@ -6,6 +6,7 @@ timeout has passed."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import time
@@ -159,3 +160,53 @@ def test_without_waiting_a_free_lock_is_taken_and_the_context_ends_with_the_bloc
         conn.execute(text("INSERT INTO t VALUES (2)"))
     holder.join()
     assert _numbers(engine) == [1, 1, 2]
+
+
+def _insert(engine: Engine, n: int) -> int:
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+    return n
+
+
+@pytest.mark.parametrize("holder_engine", ["same", "other"])
+def test_on_the_loop_a_held_lock_is_awaited_while_the_loop_runs_on(
+    engine: Engine, other_process: Engine, holder_engine: str
+) -> None:
+    holder = _holding(engine if holder_engine == "same" else other_process, 0.3)
+    ticks = 0
+
+    async def ticking() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    async def main() -> int:
+        clock = asyncio.create_task(ticking())
+        try:
+            return await db.on_the_loop(lambda: _insert(engine, 2))
+        finally:
+            clock.cancel()
+
+    start = time.monotonic()
+    assert asyncio.run(main()) == 2
+    waited = time.monotonic() - start
+    holder.join()
+    assert waited > 0.2
+    assert ticks > 10  # the loop ran other tasks the whole time
+    assert _numbers(engine) == [1, 2]
+
+
+def test_on_the_loop_gives_up_once_the_busy_timeout_has_passed(
+    engine: Engine, other_process: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT", 0.2)
+    holder = _holding(other_process, 1.0)
+    start = time.monotonic()
+    with pytest.raises(exc.OperationalError) as raised:
+        asyncio.run(db.on_the_loop(lambda: _insert(engine, 2)))
+    waited = time.monotonic() - start
+    holder.join()
+    assert "locked" in str(raised.value.orig)
+    assert 0.15 < waited < 0.6
+    assert _numbers(engine) == [1]
