@@ -497,3 +497,42 @@ def test_worker_processes_check_the_rows_and_the_result_is_the_same(
     report, refused = run(2)
     assert (report.imported, report.updated, report.unchanged, report.rejected) == (0, 1, 6, 2)
     assert by_source(node, "p-3").version == 2
+
+
+def test_the_imports_connection_with_its_large_page_cache_is_closed_not_pooled(
+    node: Node, bka: str, tmp_path: Path
+) -> None:
+    """A connection whose page cache grew for an import stays slower for everything after it,
+    so the import closes it rather than hand it back to the pool."""
+    if node.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's page cache")
+    from sqlalchemy import event
+
+    from polex.node.sources import open_source
+
+    with node.engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")  # the pool now holds one connection
+    checked_out: list[Any] = []
+    closed: list[Any] = []
+    listen = [("checkout", lambda dbapi, *_: checked_out.append(dbapi))]
+    listen.append(("invalidate", lambda dbapi, *_: closed.append(dbapi)))
+    for name, fn in listen:
+        event.listen(node.engine, name, fn)
+    options = importer.ImportOptions(
+        database=Database.intelligence,
+        agency=bka,
+        actor="import:DE-BKA",
+        defaults={"subject_category": "suspect"},
+    )
+    file = write_jsonl(tmp_path / "persons.jsonl", [person("p-1"), person("p-2", "Jean Dupont")])
+    report = importer.import_rows(node.engine, open_source(file), options)
+    for name, fn in listen:
+        event.remove(node.engine, name, fn)
+    assert report.committed and report.imported == 2
+    (used,) = checked_out
+    assert closed == [used]
+    with node.engine.connect() as conn:
+        cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+        assert conn.connection.dbapi_connection is not used
+    assert cache == -2000
+    assert by_source(node, "p-2").properties["name"] == ["Jean Dupont"]

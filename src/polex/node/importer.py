@@ -505,8 +505,8 @@ def import_rows(
     context = _Context(options, f"imported from {report.file}", engine.url.drivername)
     with (
         engine.connect() as conn,
+        _import_caches(conn),
         conn.begin() as transaction,
-        _sqlite_cache(conn),
         _collect_per_batch() as collect,
         _checking(reader, context) as batches,
     ):
@@ -548,26 +548,25 @@ def import_rows(
 
 
 @contextmanager
-def _sqlite_cache(conn: Connection) -> Iterator[None]:
-    """Large page caches on this connection while it imports (SQLite only), the usual ones
-    again afterwards: the connection goes back to the pool. Set on the driver's connection,
-    since a pragma is no part of the transaction."""
+def _import_caches(conn: Connection) -> Iterator[None]:
+    """Large page caches on this connection while it imports (SQLite only), and the connection
+    closed afterwards rather than handed back to the pool: a page cache once grown leaves every
+    later transaction on its connection slower, its size set back or not. An identifier lookup
+    took 0.46 ms on the connection of an import of 100,000 persons and 100,000 documents and
+    0.35 ms on a new one; 1.8 ms against 0.3 ms after a million of each. Set on the driver's
+    connection, outside the transaction, since a pragma is no part of one."""
     dbapi = conn.connection.dbapi_connection
     if conn.dialect.name != "sqlite" or dbapi is None:
         yield
         return
     cursor = dbapi.cursor()
-    sizes = {"main": SQLITE_CACHE_KIB, "temp": SQLITE_TEMP_CACHE_KIB}
-    usual = {}
-    for schema, kib in sizes.items():
-        (usual[schema],) = cursor.execute(f"PRAGMA {schema}.cache_size").fetchone()
+    for schema, kib in {"main": SQLITE_CACHE_KIB, "temp": SQLITE_TEMP_CACHE_KIB}.items():
         cursor.execute(f"PRAGMA {schema}.cache_size = -{kib}")
+    cursor.close()
     try:
         yield
     finally:
-        for schema, size in usual.items():
-            cursor.execute(f"PRAGMA {schema}.cache_size = {size}")
-        cursor.close()
+        conn.invalidate()
 
 
 @contextmanager
