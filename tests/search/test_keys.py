@@ -197,6 +197,13 @@ def test_names_and_short_numbers_are_no_identifiers(token: str) -> None:
     assert query_identifier_keys(token) == set()
 
 
+def test_a_stated_identifier_needs_no_digit() -> None:
+    assert query_identifier_keys("CZEJLLFGG") == set()
+    stated = query_identifier_keys("czej llfgg".replace(" ", ""), stated=True)
+    assert ("docn", "CZEJLLFGG") in stated
+    assert query_identifier_keys("ABC", stated=True) == set()  # still five characters at least
+
+
 def test_shared_identifier_alone_is_a_match() -> None:
     result = score_pair(
         "Person",

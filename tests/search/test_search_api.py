@@ -128,6 +128,33 @@ def test_identifier_lookup_ignores_spacing_and_case(client: TestClient, loaded) 
     assert hits[0]["score"] == 1.0
 
 
+def test_a_number_of_letters_only_is_found_when_stated_as_an_identifier(
+    client: TestClient, loaded
+) -> None:  # type: ignore[no-untyped-def]
+    """ICAO 9303 allows a document number of letters only. Stated in ``identifiers`` it is
+    looked up as a number; as a word of free text it is taken for a name, as every name would
+    be otherwise."""
+    _, it = loaded
+    passport = {
+        "id": "it-pass-2",
+        "schema": "Passport",
+        "properties": {"number": ["CZEJLLFGG"], "country": ["it"]},
+        "polex": {"database": "travel_documents"},
+    }
+    created = client.post("/api/v1/records", json=passport, headers=it.headers)
+    assert created.status_code == 201, created.text
+    stated = client.post(
+        "/api/v1/search",
+        json={"identifiers": ["czej-llfgg"], "purpose": PURPOSE},
+        headers=it.headers,
+    ).json()["hits"]
+    assert [(h["source_id"], h["score"]) for h in stated] == [("it-pass-2", 1.0)]
+    typed = client.post(
+        "/api/v1/search", json={"q": "CZEJLLFGG", "purpose": PURPOSE}, headers=it.headers
+    ).json()["hits"]
+    assert "it-pass-2" not in [h["source_id"] for h in typed]
+
+
 def test_restricted_hit_leaks_no_field(client: TestClient, loaded) -> None:  # type: ignore[no-untyped-def]
     de, _ = loaded
     answer = client.post(

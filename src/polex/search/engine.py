@@ -124,7 +124,7 @@ def parse(query: SearchQuery) -> Parsed:
 def _identifier_hits(conn: Connection, identifiers: Sequence[str]) -> dict[str, list[Feature]]:
     found: dict[str, list[Feature]] = {}
     for text in identifiers:
-        keys = query_identifier_keys(text)
+        keys = query_identifier_keys(text, stated=True)
         for rid in candidates.lookup(conn, keys, limit=MIN_CANDIDATES):
             found.setdefault(rid, []).append(
                 Feature("identifier", 1.0, f"identifier {text!r} matches exactly")
