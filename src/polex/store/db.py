@@ -112,7 +112,7 @@ _no_wait: ContextVar[bool] = ContextVar("polex_sqlite_no_wait", default=False)
 def without_waiting() -> Iterator[None]:
     """Transactions begun in this context raise WriteLockBusy at once where they would wait
     for SQLite's write lock: for work done on a server's event loop, which must never sleep,
-    and which goes to a worker thread to wait instead. No effect on PostgreSQL."""
+    and which awaits a pause instead (``on_the_loop``). No effect on PostgreSQL."""
     token = _no_wait.set(True)
     try:
         yield
