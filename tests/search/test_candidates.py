@@ -97,6 +97,6 @@ def test_keys_alike_in_their_first_255_characters_are_indexed_once(node: Node) -
         agencies.add(conn, AGENCY, "Bundeskriminalamt", "DE")
         store.insert_many(conn, [record], actor="test", reason="test")
         index.add(conn, [record])
-        index.reindex(conn, [record])
+        index.replace(conn, [(record, record)])
         frequencies = candidates.key_frequencies(conn, [("docn", stem[:255])])
     assert frequencies == {("docn", stem[:255]): 1}

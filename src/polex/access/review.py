@@ -381,7 +381,7 @@ def purge(
         updated_at=utcnow(),
     )
     store.write_version(conn, tombstone, actor=principal.actor, reason=f"purged: {reason.strip()}")
-    index.remove(conn, [rid])
+    index.remove(conn, [record])
     refs.remove(conn, [rid])
     audit.append(
         conn,

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import lru_cache
 from itertools import chain
-from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -371,10 +370,6 @@ def _next_version(current: Record, record: Record) -> Record:
     )
 
 
-# A ``record_keys`` row's place in the table's primary key (kind, key, record id).
-_key_order = itemgetter(1, 2, 0)
-
-
 class _Run:
     """One import in one transaction: batches of rows checked against the file and the store."""
 
@@ -423,7 +418,7 @@ class _Run:
         first_line = self._earlier_lines(prepared) if prepared else {}
         existing = store.existing_versions(self.conn, [p.record_id for p in prepared])
         new: list[_Prepared] = []
-        changed: list[Record] = []
+        changed: list[tuple[Record, Record]] = []  # (current, next version)
         for item in batch:
             if isinstance(item, Rejected):
                 self.reject(item)
@@ -455,13 +450,13 @@ class _Run:
             ):
                 self.report.unchanged += 1
             else:
-                changed.append(_next_version(current, again.record))
+                changed.append((current, _next_version(current, again.record)))
         self.report.imported += len(new)
         self.report.updated += len(changed)
         if self.writing:
             self.write(new, changed)
 
-    def write(self, new: Sequence[_Prepared], changed: Sequence[Record]) -> None:
+    def write(self, new: Sequence[_Prepared], changed: Sequence[tuple[Record, Record]]) -> None:
         conn, driver = self.conn, self.conn.engine.url.drivername
         bulk.inserter(driver, records, store.RECORD_COLUMNS).write(
             conn, [p.record_row for p in new]
@@ -470,16 +465,17 @@ class _Run:
         bulk.inserter(driver, record_versions, store.VERSION_COLUMNS).write(conn, versions)
         # in the primary key's order (kind, key, record id): each B-tree page is then written
         # by a run of neighbouring rows instead of by rows all over the table
-        keys = sorted(chain.from_iterable(p.key_rows for p in new), key=_key_order)
+        keys = sorted(chain.from_iterable(p.key_rows for p in new), key=index.key_order)
         bulk.inserter(driver, record_keys, index.KEY_COLUMNS).write(conn, keys)
         references = [r for p in new for r in p.ref_rows]
         bulk.inserter(driver, record_refs, refs.REF_COLUMNS).write(conn, references)
-        for record in changed:
+        versions_after = [record for _, record in changed]
+        for record in versions_after:
             store.write_version(conn, record, actor=self.options.actor, reason=self.reason)
-        index.reindex(conn, changed)
-        refs.rewrite(conn, changed)
+        index.replace(conn, changed)
+        refs.rewrite(conn, versions_after)
         # matched against other owners' records after the commit, not row by row in the import
-        written = [*(p.record_id for p in new), *(r.id for r in changed)]
+        written = [*(p.record_id for p in new), *(r.id for r in versions_after)]
         crossmatch.enqueue(conn, written)
         offers.enqueue(conn, written)
 

@@ -157,7 +157,7 @@ def create(conn: Connection, principal: Principal, data: RecordInput) -> Record:
     if store.get_many(conn, [record.id]):
         raise Conflict(f"id: {record.source_id} already exists in {record.database}")
     store.insert_many(conn, [record], actor=principal.actor, reason="created")
-    index.reindex(conn, [record])
+    index.add(conn, [record])
     refs.rewrite(conn, [record])
     crossmatch(conn, record, principal.node)
     offers.enqueue(conn, [record.id])
@@ -212,7 +212,7 @@ def update(
     record = prepare(data, owner=current.owner, version=current.version + 1, status=status)
     record = replace(record, created_at=current.created_at)
     store.write_version(conn, record, actor=principal.actor, reason=reason or "updated")
-    index.reindex(conn, [record])
+    index.replace(conn, [(current, record)])
     refs.rewrite(conn, [record])
     crossmatch(conn, record, principal.node)
     offers.enqueue(conn, [record.id])
@@ -246,7 +246,7 @@ def delete(conn: Connection, principal: Principal, rid: str, reason: str) -> Rec
         updated_at=utcnow(),
     )
     store.write_version(conn, record, actor=principal.actor, reason=reason)
-    index.remove(conn, [rid])
+    index.remove(conn, [current])
     refs.remove(conn, [rid])
     audit.append(
         conn,
