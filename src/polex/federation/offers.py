@@ -37,7 +37,10 @@ def enqueue(conn: Connection, record_ids: Sequence[str]) -> None:
     now = utcnow()
     for start in range(0, len(record_ids), _CHUNK):
         chunk = record_ids[start : start + _CHUNK]
-        conn.execute(delete(federation_offer_queue).where(q.record_id.in_(chunk)))
+        # by the primary key (node, record id): by record id alone it scanned the queue
+        conn.execute(
+            delete(federation_offer_queue).where(q.node.in_(partners), q.record_id.in_(chunk))
+        )
         rows = [(node, rid, now) for rid in dict.fromkeys(chunk) for node in partners]
         bulk.insert_rows(conn, federation_offer_queue, _COLUMNS, rows)
 

@@ -66,11 +66,13 @@ federation_offers = Table(
 )
 
 # Per partner: the records written since they were last offered to it for cross-node
-# matching, queued in the writer's own transaction (federation/offers.py).
+# matching, queued in the writer's own transaction (federation/offers.py), and offered oldest
+# first by the index (revision 0007).
 federation_offer_queue = Table(
     "federation_offer_queue",
     metadata,
     Column("node", String(64), primary_key=True),
     Column("record_id", String(40), primary_key=True),
     Column("queued_at", Timestamp, nullable=False),
+    Index("ix_federation_offer_queue_oldest", "node", "queued_at", "record_id"),
 )

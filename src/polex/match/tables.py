@@ -36,11 +36,15 @@ hits = Table(
     Index("ix_hits_record_b", "record_b"),  # a record's hits: record_a leads the pair key
 )
 
+# Drained oldest first, a batch at a time (``crossmatch.drain``), by the index: without it each
+# batch sorted the whole queue, under SQLite's write lock, which a million imported records
+# then held for half a second per batch of fifty (revision 0007).
 match_queue = Table(
     "match_queue",
     metadata,
     Column("record_id", String(40), primary_key=True),
     Column("queued_at", Timestamp, nullable=False),
+    Index("ix_match_queue_queued_at", "queued_at"),
 )
 
 notifications = Table(
