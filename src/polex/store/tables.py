@@ -53,6 +53,10 @@ records = Table(
     Column("updated_at", Timestamp, nullable=False),
     UniqueConstraint("owner", "database", "source_id", name="uq_records_source"),
     Index("ix_records_database_owner", "database", "owner"),
+    # The review queues, oldest first, and the records due for review: without them each page
+    # of a queue sorted every record of the owner, or of the node (revision 0008).
+    Index("ix_records_status_updated", "status", "updated_at", "id"),
+    Index("ix_records_review_at", "review_at"),
 )
 
 record_versions = Table(

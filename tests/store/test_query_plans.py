@@ -1,29 +1,35 @@
-"""The queues are read oldest first through an index, never by sorting the whole queue: on
-SQLite a drain runs under the write lock, and sorting a million queued records there stalled
-every request of every worker for half a second per batch."""
+"""Work queues are read oldest first through an index, never by reading or sorting the whole
+table: on SQLite a drain runs under the write lock, and sorting a million queued records there
+stalled every request of every worker for half a second per batch; a review queue page sorted
+every record of its agency."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import event
 
+from polex.access import review
 from polex.federation import offers
 from polex.match import crossmatch
 from polex.node.home import Node
 
 QUEUES = ("match_queue", "federation_offer_queue")
+RECORDS = ("FROM records",)
 
 
-def _plans(node: Node, run: Callable[[], object]) -> dict[str, list[str]]:
+def _plans(
+    node: Node, run: Callable[[], object], tables: tuple[str, ...] = QUEUES
+) -> dict[str, list[str]]:
     """The database's plan for every statement ``run`` sends to a queue table, with its
     parameters. PostgreSQL is told to avoid sequential scans and sorts, so it uses them only
     where no index can serve (with a few rows it would choose them anyway)."""
     sent: list[tuple[str, Any]] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
-        if not many and any(q in statement for q in QUEUES):
+        if not many and any(t in statement for t in tables):
             sent.append((statement, params))
 
     event.listen(node.engine, "before_cursor_execute", capture)
@@ -50,17 +56,27 @@ def _plans(node: Node, run: Callable[[], object]) -> dict[str, list[str]]:
         return plans
 
 
-def _full_scans_or_sorts(plans: dict[str, list[str]]) -> list[str]:
-    """Steps that read a whole queue or sort it (SQLite's and PostgreSQL's words for them)."""
+def _full_scans(plans: dict[str, list[str]]) -> list[str]:
+    """Steps that read a whole table (SQLite's and PostgreSQL's words for them)."""
     return [
         f"{statement}: {step}"
         for statement, steps in plans.items()
         for step in steps
-        if "TEMP B-TREE" in step
-        or (step.startswith("SCAN") and "USING" not in step)
-        or "Seq Scan" in step
-        or "Sort" in step
+        if (step.startswith("SCAN") and "USING" not in step) or "Seq Scan" in step
     ]
+
+
+def _sorts(plans: dict[str, list[str]]) -> list[str]:
+    return [
+        f"{statement}: {step}"
+        for statement, steps in plans.items()
+        for step in steps
+        if "TEMP B-TREE" in step or "Sort" in step
+    ]
+
+
+def _full_scans_or_sorts(plans: dict[str, list[str]]) -> list[str]:
+    return _full_scans(plans) + _sorts(plans)
 
 
 def test_the_match_queue_drains_oldest_first_by_its_index(node: Node) -> None:
@@ -80,3 +96,22 @@ def test_a_partners_offers_are_read_oldest_first_by_the_index(node: Node) -> Non
     plans = _plans(node, run)
     assert len(plans) == 2
     assert _full_scans_or_sorts(plans) == []
+
+
+def test_review_queues_and_due_records_are_read_by_an_index(node: Node, make_actor: Any) -> None:
+    """The pending queue pages oldest first straight off an index; the overdue queue and the
+    DPO's records due for review read only the records whose review date has come."""
+    supervisor = make_actor("sam", "PL-KGP", "supervisor", "PL").principal
+
+    def run() -> None:
+        with node.engine.begin() as conn:
+            review.queue(conn, supervisor, review.Queue.pending)
+            review.queue(conn, supervisor, review.Queue.overdue)
+            review.due(conn, date.today() + timedelta(days=30))
+            review.due(conn, date.today() + timedelta(days=30), owner="PL-KGP")
+
+    plans = _plans(node, run, RECORDS)
+    pending = {s: p for s, p in plans.items() if "status" in s and "ORDER BY" in s}
+    assert len(pending) == 1 and len(plans) >= 4
+    assert _full_scans(plans) == []
+    assert _sorts(pending) == []
