@@ -23,20 +23,33 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from polex.audit.tables import audit_head, audit_log, audit_pending
 from polex.store import bulk, listed
+from polex.store.cursor import driver_cursor
 from polex.store.metadata import utcnow
 
 GENESIS = "0" * 64
 
 
-def _utc_naive(ts: datetime) -> datetime:
-    """The timestamp as hashed: UTC without zone (PostgreSQL returns it in the session's zone,
-    SQLite without any)."""
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+def _iso(ts: datetime | str) -> str:
+    """The timestamp as hashed: UTC without zone, to the microsecond. PostgreSQL's driver gives
+    it in the session's zone, SQLAlchemy on SQLite without any, SQLite's driver as the text
+    SQLAlchemy stored (``chain`` reads the driver's values)."""
+    if isinstance(ts, str):
+        ts = datetime.fromisoformat(ts)
+    if ts.tzinfo:
+        ts = ts.astimezone(UTC).replace(tzinfo=None)
+    return ts.isoformat(timespec="microseconds")
+
+
+# ``json.dumps`` with these options builds an encoder on every call, which costs more than
+# encoding an entry's fields; the output is the same.
+_ENCODE = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+).encode
 
 
 def canonical(value: Any) -> str:
     """JSON as hashed: sorted keys, no spaces, non-ASCII as is."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _ENCODE(value)
 
 
 def entry_hash(
@@ -59,7 +72,7 @@ def entry_hash(
 
 def _hash(
     seq: int,
-    ts: datetime,
+    ts: datetime | str,
     actor: str,
     agency: str | None,
     action: str,
@@ -72,8 +85,7 @@ def _hash(
     """``entry_hash`` with the details already canonical JSON, as the action stored them:
     chaining hashes that text without parsing and re-encoding it (the array's elements are
     encoded one by one, so the text is the same as the whole array's encoding)."""
-    iso = _utc_naive(ts).isoformat(timespec="microseconds")
-    fields = canonical([seq, iso, actor, agency, action, target, purpose, case_ref])
+    fields = canonical([seq, _iso(ts), actor, agency, action, target, purpose, case_ref])
     body = f"{fields[:-1]},{details_json},{canonical(prev_hash)}]"
     return hashlib.sha256(body.encode()).hexdigest()
 
@@ -90,10 +102,14 @@ _START = {
 }
 # In the order ``append_many`` builds its rows.
 _PENDING_COLUMNS = ("ts", "actor", "action", "agency", "target", "purpose", "case_ref", "details")
-_OLDEST_PENDING = select(audit_pending).order_by(audit_pending.c.id).limit(bindparam("batch"))
-# Every column of the chain, in the table's order, which ``chain`` builds its rows in; the
-# details go in as the text that was hashed.
+# Every column of the chain, in the table's order, which ``chain`` builds its rows in.
 _LOG_COLUMNS = tuple(c.name for c in audit_log.c)
+# Read and written on the driver's own cursor, its values passed on as it gave them (SQLite's
+# timestamps as the text SQLAlchemy stored, the details as the text that was hashed):
+# through SQLAlchemy's rows and type conversions, chaining cost more than the search it audits.
+_OLDEST_PENDING = "SELECT id, {} FROM audit_pending ORDER BY id LIMIT {{batch:d}}".format(
+    ", ".join(c for c in _LOG_COLUMNS if c in audit_pending.c)
+)
 _DELETE_CHAINED = {
     dialect: delete(audit_pending).where(listed.one_of(audit_pending.c.id, "ids", dialect))
     for dialect in ("postgresql", "sqlite")
@@ -180,29 +196,21 @@ def chain(conn: Connection, batch: int = BATCH) -> int:
     dialect = conn.dialect.name
     entries = bulk.inserter(conn.engine.url.drivername, audit_log, _LOG_COLUMNS, ("details",))
     while True:
-        pending = conn.execute(_OLDEST_PENDING, {"batch": batch}).all()
+        with driver_cursor(conn) as cursor:
+            cursor.execute(_OLDEST_PENDING.format(batch=batch))
+            pending = cursor.fetchall()
         if not pending:
             break
         rows = []
-        for p in pending:
+        for _id, ts, actor, agency, action, target, purpose, case_ref, details in pending:
             seq += 1
-            digest = _hash(
-                seq,
-                p.ts,
-                p.actor,
-                p.agency,
-                p.action,
-                p.target,
-                p.purpose,
-                p.case_ref,
-                p.details,
-                prev,
+            digest = _hash(seq, ts, actor, agency, action, target, purpose, case_ref, details, prev)
+            rows.append(
+                (seq, ts, actor, agency, action, target, purpose, case_ref, details, prev, digest)
             )
-            entry = (seq, p.ts, p.actor, p.agency, p.action, p.target, p.purpose, p.case_ref)
-            rows.append(entries.convert((*entry, p.details, prev, digest)))
             prev = digest
         entries.write(conn, rows)
-        ids = listed.value(dialect, [p.id for p in pending])
+        ids = listed.value(dialect, [p[0] for p in pending])
         conn.execute(_DELETE_CHAINED[dialect], {"ids": ids})
         done += len(pending)
     if done:
