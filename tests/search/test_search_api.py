@@ -97,6 +97,30 @@ def test_search_without_purpose_is_refused(client: TestClient, loaded) -> None: 
 
 
 @pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer plx_nope"}, {"Authorization": "Basic YW5uYTpzZWNyZXQ="}],
+)
+def test_a_search_without_a_valid_bearer_token_is_refused(
+    client: TestClient, loaded, headers: dict[str, str]
+) -> None:  # type: ignore[no-untyped-def]
+    for body in ({"identifiers": ["L898902C3"]}, {"name": "Sergei Ivanov"}):
+        answer = client.post("/api/v1/search", json={**body, "purpose": PURPOSE}, headers=headers)
+        assert answer.status_code == 401, answer.text
+        assert answer.headers["www-authenticate"] == "Bearer"
+        assert "hits" not in answer.json()
+
+
+def test_the_search_operation_declares_bearer_authentication(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    operation = spec["paths"]["/api/v1/search"]["post"]
+    assert operation["security"] == [{"HTTPBearer": []}]
+    assert "HTTPBearer" in spec["components"]["securitySchemes"]
+    assert operation["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/SearchQuery"
+    }
+
+
+@pytest.mark.parametrize(
     "query",
     ["Сергей Иванов", "Serguei Ivanoff", "Ivanov, Sergei", "Sergei Ivanov 1980"],
 )

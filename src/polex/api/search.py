@@ -11,7 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from polex.access.policy import View, record_views
-from polex.api.deps import NodeDep, PrincipalDep, TokenDep, authenticated, get_principal
+from polex.api.deps import (
+    NodeDep,
+    PrincipalDep,
+    authenticated,
+    get_principal,
+    request_node,
+    request_token,
+)
 from polex.api.links import federation_for
 from polex.api.responses import JSONBytes
 from polex.audit import log as audit
@@ -25,15 +32,20 @@ from polex.store import db
 router = APIRouter(tags=["search"])
 
 
-@router.post("/search", response_class=JSONBytes)
-async def search_records(
-    request: Request, node: NodeDep, token: TokenDep, body: SearchQuery
-) -> Response:
+# The bearer token is read by the endpoint, not by a dependency (``request_token``), so the
+# operation states its security itself; the scheme is the one every other endpoint declares.
+_BEARER: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
+
+
+@router.post("/search", response_class=JSONBytes, openapi_extra=_BEARER)
+async def search_records(request: Request, body: SearchQuery) -> Response:
     """Authentication, search and audit in one transaction, the answer serialised there too:
     an identifier lookup is a few hundred microseconds of work, and per-request overhead
-    (threads, pool checkouts, transactions) would otherwise be most of it. On SQLite such a
-    lookup runs right here on the event loop, waiting for the write lock there too: it waits
-    on no network, and a worker thread costs more than the lookup (``db.on_the_loop``)."""
+    (dependencies, threads, pool checkouts, transactions) would otherwise be most of it. On
+    SQLite such a lookup runs right here on the event loop, waiting for the write lock there
+    too: it waits on no network, and a worker thread costs more than the lookup
+    (``db.on_the_loop``)."""
+    node, token = request_node(request), await request_token(request)
     if body.federated:
         return await run_in_threadpool(_federated, request, node, token, body)
     if db.is_sqlite(node.engine) and _lookup_only(body):
