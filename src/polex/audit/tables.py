@@ -32,6 +32,8 @@ audit_log = Table(
     Column("hash", String(64), nullable=False),
     Index("ix_audit_actor_ts", "actor", "ts"),
     Index("ix_audit_action_ts", "action", "ts"),
+    # the DPO's reports over a period of every action (accesses per user and agency)
+    Index("ix_audit_ts", "ts"),
 )
 
 # Written by the action's own transaction, one row per entry and no index to maintain: the
