@@ -97,6 +97,40 @@ def test_create_read_update_delete_keeps_every_version(client: TestClient, make_
     assert listing["total"] == 0
 
 
+def test_an_agency_lists_its_own_live_records_newest_first_a_page_at_a_time(
+    client: TestClient, make_actor
+) -> None:  # type: ignore[no-untyped-def]
+    officer = make_actor("anna", "DE-BKA", "officer", "DE")
+    other = make_actor("luca", "IT-DCSA", "officer", "IT")
+    ids = []
+    for i in range(5):
+        created = client.post("/api/v1/records", json=person(f"de-{i}"), headers=officer.headers)
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["record_id"])
+    assert (
+        client.post("/api/v1/records", json=person("it-1"), headers=other.headers).status_code
+        == 201
+    )
+    gone = client.request(
+        "DELETE", f"/api/v1/records/{ids[1]}", json={"reason": "merged"}, headers=officer.headers
+    )
+    assert gone.status_code == 200
+    touched = client.put(
+        f"/api/v1/records/{ids[0]}", json=person("de-0", handling="H2"), headers=officer.headers
+    )
+    assert touched.status_code == 200, touched.text
+
+    pages = [
+        client.get(
+            "/api/v1/records", params={"offset": offset, "limit": 2}, headers=officer.headers
+        ).json()
+        for offset in (0, 2, 4)
+    ]
+    assert [p["total"] for p in pages] == [4, 4, 4]
+    listed = [item["record_id"] for p in pages for item in p["items"]]
+    assert listed == [ids[0], ids[4], ids[3], ids[2]]  # the one just updated first
+
+
 def test_history_lists_versions_and_tombstone(client: TestClient, make_actor) -> None:
     officer = make_actor("anna", "DE-BKA", "officer", "DE")
     rid = client.post("/api/v1/records", json=person(), headers=officer.headers).json()["record_id"]

@@ -18,6 +18,7 @@ from polex.audit import reports
 from polex.federation import offers
 from polex.match import crossmatch
 from polex.node.home import Node
+from polex.store import records as store
 
 QUEUES = ("match_queue", "federation_offer_queue")
 RECORDS = ("FROM records",)
@@ -139,3 +140,18 @@ def test_the_dpo_reports_read_only_their_period_of_the_audit_trail(node: Node) -
     plans = _plans(node, run, AUDIT)
     assert len(plans) == 3  # accesses, searches without case, daily searches (twice the same)
     assert _full_scans(plans) == []
+
+
+def test_an_agencys_records_are_listed_newest_first_by_an_index(
+    node: Node, make_actor: Any
+) -> None:
+    make_actor("anna", "DE-BKA", "officer", "DE")
+
+    def run() -> None:
+        with node.engine.begin() as conn:
+            store.list_page(conn, owner="DE-BKA", offset=0, limit=50)
+            store.list_page(conn, owner="DE-BKA", offset=50, limit=50)
+
+    plans = _plans(node, run, RECORDS)
+    assert len(plans) == 2  # the count, and the page (the same statement for both pages)
+    assert _full_scans_or_sorts(plans) == []

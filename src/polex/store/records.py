@@ -274,7 +274,8 @@ def list_page(
     offset: int = 0,
     limit: int = 50,
 ) -> tuple[list[Record], int]:
-    """One page of records, newest first, and the total count."""
+    """One page of records, newest first (the same update time: the higher id first), and the
+    total count; an agency's pages and count read ``ix_records_owner_listing``."""
     where = []
     if database:
         where.append(records.c.database == database)
@@ -286,7 +287,7 @@ def list_page(
     rows = conn.execute(
         select(records)
         .where(*where)
-        .order_by(records.c.updated_at.desc(), records.c.id)
+        .order_by(records.c.updated_at.desc(), records.c.id.desc())
         .offset(offset)
         .limit(limit)
     ).all()
