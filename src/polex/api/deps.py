@@ -48,12 +48,6 @@ async def request_token(request: Request) -> str:
     return await bearer_token(await bearer(request))
 
 
-def request_node(request: Request) -> Node:
-    """``get_node`` for such an endpoint."""
-    node: Node = request.app.state.node
-    return node
-
-
 def authenticated(conn: Connection, node: Node, token: str) -> Principal:
     """The principal behind the token, in the caller's transaction: endpoints on the hot path
     (search) resolve it in their own transaction rather than in a dependency of its own, which

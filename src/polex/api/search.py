@@ -15,8 +15,8 @@ from polex.api.deps import (
     NodeDep,
     PrincipalDep,
     authenticated,
+    get_node,
     get_principal,
-    request_node,
     request_token,
 )
 from polex.api.links import federation_for
@@ -45,7 +45,7 @@ async def search_records(request: Request, body: SearchQuery) -> Response:
     SQLite such a lookup runs right here on the event loop, waiting for the write lock there
     too: it waits on no network, and a worker thread costs more than the lookup
     (``db.on_the_loop``)."""
-    node, token = request_node(request), await request_token(request)
+    node, token = await get_node(request), await request_token(request)
     if body.federated:
         return await run_in_threadpool(_federated, request, node, token, body)
     if db.is_sqlite(node.engine) and _lookup_only(body):

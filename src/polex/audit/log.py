@@ -194,7 +194,7 @@ def chain(conn: Connection, batch: int = BATCH) -> int:
     done = 0
     seq, prev = _lock_head(conn)
     dialect = conn.dialect.name
-    entries = bulk.inserter(conn.engine.url.drivername, audit_log, _LOG_COLUMNS, ("details",))
+    entries = bulk.inserter(conn.engine.url.drivername, audit_log, _LOG_COLUMNS)
     while True:
         with driver_cursor(conn) as cursor:
             cursor.execute(_OLDEST_PENDING.format(batch=batch))

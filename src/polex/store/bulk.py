@@ -49,7 +49,6 @@ class BulkInsert:
         dialect: Dialect,
         table: Table,
         columns: Sequence[str],
-        encoded: frozenset[str] = frozenset(),
     ) -> None:
         quote = dialect.identifier_preparer.quote
         names = ", ".join(quote(c) for c in columns)
@@ -62,8 +61,7 @@ class BulkInsert:
         for i, name in enumerate(columns):
             impl = table.c[name].type.dialect_impl(dialect)
             if isinstance(impl, JSON):
-                if name not in encoded:
-                    self.processors.append((i, json_text))
+                self.processors.append((i, json_text))
             elif not self.copy:  # psycopg adapts dates, timestamps and booleans itself
                 processor = impl.bind_processor(dialect)
                 if processor is not None:
@@ -128,20 +126,13 @@ def _inserts(
     table: Table,
     columns: tuple[str, ...],
     drivername: str,
-    encoded: frozenset[str],
 ) -> BulkInsert:
-    return BulkInsert(dialect_for(drivername), table, columns, encoded)
+    return BulkInsert(dialect_for(drivername), table, columns)
 
 
-def inserter(
-    drivername: str, table: Table, columns: Sequence[str], encoded: Iterable[str] = ()
-) -> BulkInsert:
-    """The insert of ``columns`` of ``table`` for the driver of an engine's URL. JSON columns
-    named in ``encoded`` take their values as JSON text already (the audit chain copies the
-    text it hashed), the others as values to encode."""
-    return _inserts(
-        dialect_for(drivername).name, table, tuple(columns), drivername, frozenset(encoded)
-    )
+def inserter(drivername: str, table: Table, columns: Sequence[str]) -> BulkInsert:
+    """The insert of ``columns`` of ``table`` for the driver of an engine's URL."""
+    return _inserts(dialect_for(drivername).name, table, tuple(columns), drivername)
 
 
 def insert_rows(
