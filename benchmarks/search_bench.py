@@ -259,12 +259,13 @@ def timed(calls: Iterable[Callable[[], Any]]) -> list[float]:
 def _searcher(node: Any) -> Callable[[Any], list[Any]]:
     from polex.access.accounts import principal_for
     from polex.search.engine import search
+    from polex.store import db
 
     with node.engine.begin() as conn:
         principal = principal_for(conn, "bench", node.name)
 
     def run(query: Any) -> list[Any]:
-        with node.engine.begin() as conn:
+        with db.reading(), node.engine.begin() as conn:  # as the API, CLI and web app search
             return search(conn, principal, query)
 
     return run

@@ -258,36 +258,27 @@ def test_deleted_record_is_no_longer_found(client: TestClient, loaded) -> None: 
     assert rid not in [h["record_id"] for h in again]
 
 
-def test_a_lookup_waits_for_a_write_lock_held_elsewhere_and_answers(
-    client: TestClient, loaded, node: Node
-) -> None:  # type: ignore[no-untyped-def]
-    """On SQLite a lookup runs on the event loop; while another process holds the write lock
-    (an import, say) it waits there without blocking the loop, which answers other requests
-    meanwhile, and answers once the lock is released."""
-    if node.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's write lock")
+def _lookup_beside(client: TestClient, headers: dict[str, str], hold: Any) -> dict[str, Any]:
+    """A lookup and a health check sent while ``hold`` (a context manager) holds a lock in
+    another thread, released 0.2 s after the health check was sent: when each answered."""
     import threading
     import time
 
-    from polex.store.db import make_engine
-
-    de, _ = loaded
-    other = make_engine(node.engine.url)
     taken, release = threading.Event(), threading.Event()
 
-    def hold() -> None:
-        with other.begin():
+    def holder() -> None:
+        with hold():
             taken.set()
             release.wait(5)
 
-    holder = threading.Thread(target=hold)
-    holder.start()
+    holding = threading.Thread(target=holder)
+    holding.start()
     assert taken.wait(5)
     answers: list[tuple[float, Any]] = []
 
     def lookup() -> None:
         body = {"identifiers": ["L898902C3"], "purpose": PURPOSE}
-        answer = client.post("/api/v1/search", json=body, headers=de.headers)
+        answer = client.post("/api/v1/search", json=body, headers=headers)
         answers.append((time.monotonic(), answer))
 
     start = time.monotonic()
@@ -296,16 +287,70 @@ def test_a_lookup_waits_for_a_write_lock_held_elsewhere_and_answers(
     time.sleep(0.2)
     health = client.get("/healthz")
     healthy_at = time.monotonic()
+    time.sleep(0.2)
+    released_at = time.monotonic()
     release.set()
     waiting.join(10)
-    holder.join()
-    other.dispose()
-    assert health.status_code == 200
+    holding.join()
     ((answered_at, answer),) = answers
-    assert answered_at > healthy_at, "the lookup did not wait for the lock"
+    assert health.status_code == 200
     assert answer.status_code == 200, answer.text
     assert [h["source_id"] for h in answer.json()["hits"]] == ["it-pass-1"]
-    assert healthy_at - start < 1.0, "the loop was blocked while the lookup waited"
+    return {
+        "start": start,
+        "healthy_at": healthy_at,
+        "answered_at": answered_at,
+        "released_at": released_at,
+    }
+
+
+def test_a_lookup_answers_while_another_process_holds_the_write_lock(
+    client: TestClient, loaded, node: Node
+) -> None:  # type: ignore[no-untyped-def]
+    """On SQLite a search writes its audit entry to the reads file, not to the database: it
+    answers while another process holds the database's write lock (an import, say)."""
+    if node.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write lock")
+    from polex.store.db import make_engine
+
+    de, _ = loaded
+    other = make_engine(node.engine.url)
+    try:
+        times = _lookup_beside(client, de.headers, other.begin)
+    finally:
+        other.dispose()
+    assert times["answered_at"] < times["released_at"], "the lookup waited for the writer"
+
+
+def test_a_lookup_waits_for_the_reads_file_on_the_loop_and_answers(
+    client: TestClient, loaded, node: Node
+) -> None:  # type: ignore[no-untyped-def]
+    """While another process holds the reads file's lock, a lookup (which runs on the event
+    loop) waits there without blocking the loop, which answers other requests meanwhile, and
+    answers once the lock is released."""
+    if node.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write lock")
+    import sqlite3
+    from collections.abc import Iterator
+    from contextlib import contextmanager
+
+    from polex.store.db import reads_file
+
+    de, _ = loaded
+
+    @contextmanager
+    def hold_reads() -> Iterator[None]:
+        other = sqlite3.connect(reads_file(str(node.engine.url.database)), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+
+    times = _lookup_beside(client, de.headers, hold_reads)
+    assert times["answered_at"] > times["released_at"], "the lookup did not wait for the lock"
+    assert times["healthy_at"] - times["start"] < 1.0, "the loop was blocked meanwhile"
 
 
 def test_an_initial_and_a_year_find_the_one_born_then_among_hundreds_of_namesakes(

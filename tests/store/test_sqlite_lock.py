@@ -24,12 +24,23 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "lock.db"
 
 
-@pytest.fixture
-def engine(path: Path) -> Engine:
+@pytest.fixture(params=["migrated", "new"])
+def engine(path: Path, request: pytest.FixtureRequest) -> Engine:
+    """A database with the chain head, whose write lock writers take alone (a change to
+    nothing in the head), and one without (before the first migration: BEGIN IMMEDIATE)."""
     engine = db.make_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE t (n INTEGER)"))
+        if request.param == "migrated":
+            conn.execute(text("CREATE TABLE audit_head (id INTEGER PRIMARY KEY)"))
+    engine.dispose()  # its connections see the head when they connect
     return engine
+
+
+def _lock_statement(engine: Engine) -> str:
+    with engine.connect() as conn:
+        migrated = conn.connection.info["polex_main_lock"]
+    return db.TAKE_MAIN_LOCK if migrated else "BEGIN IMMEDIATE"
 
 
 @pytest.fixture
@@ -54,11 +65,13 @@ def _holding(engine: Engine, seconds: float) -> threading.Thread:
 
 
 def _begins(engine: Engine) -> list[str]:
-    """Every BEGIN the engine's connections send from now on, tried or done."""
+    """Every statement taking the lock the engine's connections send from now on, tried or
+    done."""
     sent: list[str] = []
+    lock = _lock_statement(engine)
 
     def trace(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.set_trace_callback(lambda sql: sent.append(sql) if "BEGIN" in sql else None)
+        dbapi_conn.set_trace_callback(lambda sql: sent.append(sql) if sql == lock else None)
 
     event.listen(engine, "connect", trace)
     engine.dispose()  # the pooled connections reconnect, traced
@@ -95,7 +108,7 @@ def test_threads_of_one_process_wait_asleep_instead_of_trying_the_lock(engine: E
     for thread in (holder, *waiters):
         thread.join()
     # one BEGIN each: the holder's and the two waiters', none tried while the lock was held
-    assert sent.count("BEGIN IMMEDIATE") == 3
+    assert len(sent) == 3
     assert _numbers(engine) == [1, 1, 1]
 
 
@@ -109,7 +122,7 @@ def test_a_lock_held_by_another_process_is_tried_again_until_it_is_free(
     holder.join()
     assert _numbers(engine) == [1, 2]
     # pauses of 50 us doubling to 1 ms: a few hundred tries in 0.3 s, not SQLite's few dozen
-    assert sent.count("BEGIN IMMEDIATE") > 100
+    assert len(sent) > 100
 
 
 @pytest.mark.parametrize("holder_engine", ["same", "other"])
@@ -210,3 +223,73 @@ def test_on_the_loop_gives_up_once_the_busy_timeout_has_passed(
     assert "locked" in str(raised.value.orig)
     assert 0.15 < waited < 0.6
     assert _numbers(engine) == [1]
+
+
+def _hold_reads(path: Path, seconds: float) -> threading.Thread:
+    """The reads file's write lock held by another connection for ``seconds``."""
+    taken = threading.Event()
+
+    def hold() -> None:
+        other = sqlite3.connect(db.reads_file(str(path)), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        taken.set()
+        time.sleep(seconds)
+        other.execute("ROLLBACK")
+        other.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert taken.wait(5)
+    return holder
+
+
+_IDENTIFY = f"INSERT INTO {db.READS_SCHEMA}.identity (id) VALUES (?)"
+
+
+def _identities(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM reads.identity")).scalar_one())
+
+
+def test_a_reading_transaction_writes_its_file_while_a_writer_holds_the_lock(
+    engine: Engine, other_process: Engine
+) -> None:
+    if _lock_statement(engine) == "BEGIN IMMEDIATE":
+        pytest.skip("before the first migration, writers take the reads file's lock too")
+    holder = _holding(other_process, 0.5)
+    start = time.monotonic()
+    with db.reading(), engine.begin() as conn:
+        conn.execute(text("SELECT count(*) FROM t")).scalar_one()
+        db.write_reads(conn, _IDENTIFY, [("x",)])
+    took = time.monotonic() - start
+    holder.join()
+    assert took < 0.3
+    assert _identities(engine) == 2
+
+
+def test_a_reading_transaction_waits_for_the_reads_file_in_short_pauses(
+    engine: Engine, path: Path
+) -> None:
+    holder = _hold_reads(path, 0.3)
+    start = time.monotonic()
+    with db.reading(), engine.begin() as conn:
+        db.write_reads(conn, _IDENTIFY, [("x",)])
+    waited = time.monotonic() - start
+    holder.join()
+    assert 0.2 < waited < 0.5
+    assert _identities(engine) == 2
+    with engine.connect() as conn:  # the connection's own busy timeout is back
+        timeout = conn.execute(text("PRAGMA busy_timeout")).scalar_one()
+    assert timeout == db.SQLITE_BUSY_TIMEOUT * 1000
+
+
+def test_without_waiting_a_held_reads_file_is_refused_at_once(engine: Engine, path: Path) -> None:
+    holder = _hold_reads(path, 0.5)
+    start = time.monotonic()
+    with pytest.raises(db.WriteLockBusy), db.without_waiting(), db.reading():
+        with engine.begin() as conn:
+            db.write_reads(conn, _IDENTIFY, [("x",)])
+    refused = time.monotonic() - start
+    holder.join()
+    assert refused < 0.1
+    assert _identities(engine) == 1  # the refused transaction was rolled back

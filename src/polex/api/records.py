@@ -13,6 +13,7 @@ from polex.api.deps import NodeDep, PrincipalDep
 from polex.api.schemas import Page, RecordOut
 from polex.model.envelope import Database
 from polex.node import records as service
+from polex.store import db
 
 router = APIRouter(prefix="/records", tags=["records"])
 
@@ -69,7 +70,7 @@ def list_records(
 def read_record(
     node: NodeDep, principal: PrincipalDep, record_id: str, purpose: str | None = None
 ) -> RecordOut:
-    with node.engine.begin() as conn:
+    with db.reading(), node.engine.begin() as conn:
         return RecordOut.of(service.read_full(conn, principal, record_id, purpose))
 
 
@@ -97,7 +98,7 @@ def delete_record(
 def record_history(
     node: NodeDep, principal: PrincipalDep, record_id: str, purpose: str | None = None
 ) -> list[VersionOut]:
-    with node.engine.begin() as conn:
+    with db.reading(), node.engine.begin() as conn:
         versions = service.history(conn, principal, record_id, purpose)
     return [
         VersionOut(
@@ -116,7 +117,7 @@ def record_history(
 def record_links(
     node: NodeDep, principal: PrincipalDep, record_id: str, purpose: str | None = None
 ) -> list[LinkOut]:
-    with node.engine.begin() as conn:
+    with db.reading(), node.engine.begin() as conn:
         _, found = service.neighbours(conn, principal, record_id, purpose)
     return [
         LinkOut(

@@ -59,7 +59,7 @@ def _lookup_only(body: SearchQuery) -> bool:
 
 
 def _local(node: Node, token: str, body: SearchQuery) -> Response:
-    with node.engine.begin() as conn:
+    with db.reading(), node.engine.begin() as conn:
         principal = authenticated(conn, node, token)
         hits = [hit_json(h, node.name) for h in search(conn, principal, body)]
     return JSONBytes({"hits": hits, "purpose": body.purpose})
@@ -69,7 +69,7 @@ def _federated(request: Request, node: Node, token: str, body: SearchQuery) -> R
     principal = get_principal(node, token)
 
     def local() -> list[dict[str, Any]]:
-        with node.engine.begin() as conn:
+        with db.reading(), node.engine.begin() as conn:
             return [hit_json(h, node.name) for h in search(conn, principal, body)]
 
     merged = fedsearch.search(federation_for(request.app), principal, body, local)
@@ -99,7 +99,7 @@ def match_entities(
 ) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     seen: list[str] = []
-    with node.engine.begin() as conn:
+    with db.reading(), node.engine.begin() as conn:
         for key, example in body.queries.items():
             ranked = rank(conn, example.schema_, example.properties, limit=limit * 2)
             views = record_views(principal, [r.envelope for r, _, _ in ranked])

@@ -2,7 +2,9 @@
 
 An entry is written in the transaction of the action it describes, so both happen or neither,
 as one insert into ``audit_pending``: every search and read writes one, and taking the chain
-head there would serialise every action of every worker on one row until its commit.
+head there would serialise every action of every worker on one row until its commit. On
+SQLite, a reading transaction (a search, ``polex.store.db.reading``) inserts into the reads
+file's ``audit_pending`` instead, so that searches take no turns with writers.
 ``chain`` then moves committed entries, oldest first, into the hash chain in batches: each
 entry's hash covers its content and the previous entry's hash, so any changed, removed or
 reordered entry breaks the chain from that point on (``verify`` finds it). Every server worker
@@ -22,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from polex.audit.tables import audit_head, audit_log, audit_pending
-from polex.store import bulk, listed
+from polex.store import bulk, db, listed
 from polex.store.cursor import driver_cursor
 from polex.store.metadata import utcnow
 
@@ -91,7 +93,9 @@ def _hash(
 
 
 # Built once: building and caching statements would cost more than running them.
-_LOCK_HEAD = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+_LOCK_HEAD = select(
+    audit_head.c.seq, audit_head.c.hash, audit_head.c.reads_file, audit_head.c.reads_chained
+).where(audit_head.c.id == 1)
 _START = {
     "postgresql": pg_insert(audit_head)
     .values(id=1, seq=0, hash=GENESIS)
@@ -107,9 +111,16 @@ _LOG_COLUMNS = tuple(c.name for c in audit_log.c)
 # Read and written on the driver's own cursor, its values passed on as it gave them (SQLite's
 # timestamps as the text SQLAlchemy stored, the details as the text that was hashed):
 # through SQLAlchemy's rows and type conversions, chaining cost more than the search it audits.
-_OLDEST_PENDING = "SELECT id, {} FROM audit_pending ORDER BY id LIMIT {{batch:d}}".format(
-    ", ".join(c for c in _LOG_COLUMNS if c in audit_pending.c)
+_PENDING_READ = ", ".join(c for c in _LOG_COLUMNS if c in audit_pending.c)
+_OLDEST_PENDING = f"SELECT id, {_PENDING_READ} FROM audit_pending ORDER BY id LIMIT {{batch:d}}"
+_READS = db.READS_SCHEMA
+_OLDEST_READS = (
+    f"SELECT id, {_PENDING_READ} FROM {_READS}.audit_pending WHERE id > ? ORDER BY id LIMIT ?"
 )
+_READS_INSERT = "INSERT INTO {}.audit_pending ({}) VALUES ({})".format(
+    _READS, ", ".join(_PENDING_COLUMNS), ", ".join("?" for _ in _PENDING_COLUMNS)
+)
+_DELETE_READS = f"DELETE FROM {_READS}.audit_pending WHERE id <= ?"
 _DELETE_CHAINED = {
     dialect: delete(audit_pending).where(listed.one_of(audit_pending.c.id, "ids", dialect))
     for dialect in ("postgresql", "sqlite")
@@ -117,7 +128,12 @@ _DELETE_CHAINED = {
 _STORE_HEAD = (
     update(audit_head)
     .where(audit_head.c.id == 1)
-    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+    .values(
+        seq=bindparam("new_seq"),
+        hash=bindparam("new_hash"),
+        reads_file=bindparam("new_reads_file"),
+        reads_chained=bindparam("new_reads_chained"),
+    )
 )
 _FIELDS = ("agency", "target", "purpose", "case_ref")
 BATCH = 2000
@@ -170,39 +186,68 @@ def append_many(conn: Connection, entries: Sequence[dict[str, Any]]) -> None:
     ]
     # The database driver's own insert (COPY on PostgreSQL): every search and read pays for
     # this one, and a built SQLAlchemy insert costs more than SQLite spends storing the row.
-    bulk.insert_rows(conn, audit_pending, _PENDING_COLUMNS, rows)
+    insert = bulk.inserter(conn.engine.url.drivername, audit_pending, _PENDING_COLUMNS)
+    if db.in_reading_transaction(conn):
+        db.write_reads(conn, _READS_INSERT, insert.convert_all(rows))
+    else:
+        insert.write(conn, insert.convert_all(rows))
 
 
-def _lock_head(conn: Connection) -> tuple[int, str]:
-    """The last chained sequence number and hash, the head row locked till commit on
-    PostgreSQL (SQLite's write lock serialises chainers already)."""
+def _lock_head(conn: Connection) -> tuple[int, str, str | None, int]:
+    """The last chained sequence number and hash, and the reads file chained from with its
+    last id chained; the head row locked till commit on PostgreSQL (SQLite's write lock
+    serialises chainers already)."""
     row = conn.execute(_LOCK_HEAD.with_for_update()).first()
     if row is None:  # the very first entry of the node (several workers may race to it)
         conn.execute(_START[conn.dialect.name])
         row = conn.execute(_LOCK_HEAD.with_for_update()).first()
         assert row is not None
-    return row.seq, row.hash
+    return row.seq, row.hash, row.reads_file, row.reads_chained
+
+
+def _reads_to_chain(conn: Connection, current: str, chained_file: str | None, chained: int) -> int:
+    """The reads file's last id already chained, after deleting the entries up to there: a
+    previous run chained them, and its commit has been done, since the head says so. A reads
+    file other than the head's has nothing chained yet."""
+    if current != chained_file:
+        return 0
+    with driver_cursor(conn) as cursor:
+        cursor.execute(_DELETE_READS, (chained,))
+    return chained
 
 
 def chain(conn: Connection, batch: int = BATCH) -> int:
-    """Chain the committed entries waiting in ``audit_pending``, oldest first, in the caller's
-    transaction; returns how many.
+    """Chain the committed entries waiting in ``audit_pending`` (and in the reads file's),
+    oldest first, in the caller's transaction; returns how many.
 
     The head is locked before the pending rows are read, so a second chainer waits and then
     sees them gone; rows are removed by id, never by range, because a row with a lower id may
-    commit later (it is chained by the next run)."""
+    commit later (it is chained by the next run). The reads file's ids commit in order (one
+    writer at a time, the id taken under its lock), so there a range is safe."""
     done = 0
-    seq, prev = _lock_head(conn)
+    seq, prev, reads_file, reads_chained = _lock_head(conn)
     dialect = conn.dialect.name
+    identity = db.reads_identity(conn)
+    reads = identity is not None
+    if identity is not None:
+        reads_chained = _reads_to_chain(conn, identity, reads_file, reads_chained)
+        reads_file = identity
     entries = bulk.inserter(conn.engine.url.drivername, audit_log, _LOG_COLUMNS)
     while True:
         with driver_cursor(conn) as cursor:
             cursor.execute(_OLDEST_PENDING.format(batch=batch))
             pending = cursor.fetchall()
-        if not pending:
+            waiting = []
+            if reads:
+                waiting = cursor.execute(_OLDEST_READS, (reads_chained, batch)).fetchall()
+        if not pending and not waiting:
             break
         rows = []
-        for _id, ts, actor, agency, action, target, purpose, case_ref, details in pending:
+        # SQLite's timestamps are text of one width, in the order of time
+        both = sorted(pending + waiting, key=lambda p: p[1]) if pending and waiting else None
+        for _id, ts, actor, agency, action, target, purpose, case_ref, details in (
+            both or pending or waiting
+        ):
             seq += 1
             digest = _hash(seq, ts, actor, agency, action, target, purpose, case_ref, details, prev)
             rows.append(
@@ -210,9 +255,20 @@ def chain(conn: Connection, batch: int = BATCH) -> int:
             )
             prev = digest
         entries.write(conn, rows)
-        ids = listed.value(dialect, [p[0] for p in pending])
-        conn.execute(_DELETE_CHAINED[dialect], {"ids": ids})
-        done += len(pending)
+        if pending:
+            ids = listed.value(dialect, [p[0] for p in pending])
+            conn.execute(_DELETE_CHAINED[dialect], {"ids": ids})
+        if waiting:
+            reads_chained = waiting[-1][0]
+        done += len(pending) + len(waiting)
     if done:
-        conn.execute(_STORE_HEAD, {"new_seq": seq, "new_hash": prev})
+        conn.execute(
+            _STORE_HEAD,
+            {
+                "new_seq": seq,
+                "new_hash": prev,
+                "new_reads_file": reads_file,
+                "new_reads_chained": reads_chained,
+            },
+        )
     return done

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text, text
 
+from polex.store import db
 from polex.store.metadata import Json, Timestamp, metadata
 
 
@@ -47,14 +48,36 @@ audit_pending = Table(
 )
 
 # One row: the last sequence number and hash. Updating it takes a row lock on PostgreSQL,
-# which serialises chainers across workers (SQLite serialises writers already).
+# which serialises chainers across workers (SQLite serialises writers already). On SQLite also
+# the reads file's identity and its last entry chained (see ``READS_PENDING``).
 audit_head = Table(
     "audit_head",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("reads_file", String(32)),
+    Column("reads_chained", BigInteger, nullable=False, server_default=text("0")),
 )
+
+# On SQLite, the entries of reading transactions (searches) wait in the reads file
+# (``polex.store.db.reading``), in a table of ``audit_pending``'s columns. A transaction
+# cannot commit both files at once, so ``chain`` never deletes what it chains in the same
+# transaction: it records in the head the last id it chained, and the next run deletes up to
+# there. Ids are never reused (AUTOINCREMENT); a new reads file, told apart by its identity
+# (``polex.store.db.reads_identity``), starts from nothing chained.
+READS_PENDING = f"""CREATE TABLE IF NOT EXISTS {db.READS_SCHEMA}.audit_pending (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts TEXT NOT NULL,
+    actor VARCHAR(160) NOT NULL,
+    agency VARCHAR(32),
+    action VARCHAR(48) NOT NULL,
+    target VARCHAR(255),
+    purpose TEXT,
+    case_ref VARCHAR(128),
+    details TEXT NOT NULL
+)"""
+db.READS_TABLES.append(READS_PENDING)
 
 audit_checkpoints = Table(
     "audit_checkpoints",

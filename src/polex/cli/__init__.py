@@ -282,13 +282,14 @@ def search_command(
     from polex.access.accounts import AccountError, principal_for
     from polex.search.engine import SearchQuery, search
     from polex.search.views import hit_json
+    from polex.store import db
 
     try:
         query = SearchQuery(q=text, purpose=purpose, case_ref=case_ref, limit=limit)
     except ValidationError as exc:
         fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
     node = node_at(home)
-    with node.engine.begin() as conn:
+    with db.reading(), node.engine.begin() as conn:
         try:
             principal = principal_for(conn, user, node.name)
         except AccountError as exc:

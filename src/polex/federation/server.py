@@ -31,6 +31,7 @@ from polex.federation.signing import remember_nonce, verify_request
 from polex.federation.tls import PinSet, fingerprint, server_context
 from polex.messaging import exchange
 from polex.messaging.errors import MessagingError
+from polex.store import db
 from polex.store.metadata import utcnow
 
 log = logging.getLogger(__name__)
@@ -244,7 +245,7 @@ def create_federation_app(
 
     @app.post(f"{PREFIX}/search")
     def search(peer: PeerDep) -> Response:
-        with fed.engine.begin() as conn:
+        with db.reading(), fed.engine.begin() as conn:
             return _json(fedsearch.answer(conn, fed.name, peer.link, peer.json()))
 
     return app

@@ -8,7 +8,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -55,14 +55,69 @@ def load_tables() -> None:
                 raise
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    """WAL lets readers run beside the single writer; BEGIN is ours (see make_engine)."""
+# Beside a SQLite database file, a second one attached to each of its connections as ``reads``
+# (``polex.db`` has ``polex.db-reads``): what a reading transaction writes, its audit entries,
+# until they are chained into the main file. Every search writes its entry; written into the
+# main file, each search would take the write lock that writers of every worker take turns on,
+# and its commit would empty the page cache of every other connection to the main file.
+READS_SCHEMA = "reads"
+READS_SUFFIX = "-reads"
+# Tables of the reads file, created by every new connection if missing; the capabilities whose
+# entries live there register them (``polex.audit.tables``).
+READS_TABLES: list[str] = []
+# A write to the main file that changes nothing, to take the main file's write lock alone:
+# BEGIN IMMEDIATE would take the reads file's as well, and keep searches waiting for writers.
+TAKE_MAIN_LOCK = "DELETE FROM main.audit_head WHERE 0"
+
+
+# A random id the reads file is created with, which tells it from a file that replaced it.
+_READS_IDENTITY_TABLE = f"CREATE TABLE IF NOT EXISTS {READS_SCHEMA}.identity (id TEXT NOT NULL)"
+_READS_IDENTITY = f"SELECT id FROM {READS_SCHEMA}.identity"
+_READS_IDENTIFIED = (
+    f"INSERT INTO {READS_SCHEMA}.identity (id) SELECT lower(hex(randomblob(16)))"
+    f" WHERE NOT EXISTS (SELECT 1 FROM {READS_SCHEMA}.identity)"
+)
+
+
+def reads_file(database: str) -> str:
+    """The reads file of a SQLite database file."""
+    return database + READS_SUFFIX
+
+
+def reads_identity(conn: Connection) -> str | None:
+    """The identity of the reads file attached to ``conn``, None without one."""
+    if conn.dialect.name != "sqlite" or not conn.connection.info.get("polex_reads"):
+        return None
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    row = driver.execute(_READS_IDENTITY).fetchone()
+    return str(row[0]) if row else None
+
+
+def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
+    """WAL lets readers run beside the single writer; BEGIN is ours (see make_engine). A file
+    database gets its reads file attached (an in-memory one has none: its reading
+    transactions are writers)."""
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000:.0f}")
+    main = next(row[2] for row in cur.execute("PRAGMA database_list") if row[1] == "main")
+    if main:
+        cur.execute(f"ATTACH DATABASE ? AS {READS_SCHEMA}", (reads_file(main),))
+        cur.execute(f"PRAGMA {READS_SCHEMA}.journal_mode=WAL")
+        cur.execute(f"PRAGMA {READS_SCHEMA}.synchronous=NORMAL")
+        cur.execute(_READS_IDENTITY_TABLE)
+        if cur.execute(_READS_IDENTITY).fetchone() is None:  # a new file: a write, once
+            cur.execute(_READS_IDENTIFIED)
+        load_tables()
+        for ddl in READS_TABLES:
+            cur.execute(ddl)
+        record.info["polex_reads"] = True
+        tables = cur.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'audit_head'")
+        record.info["polex_main_lock"] = tables.fetchone() is not None
     cur.close()
 
 
@@ -83,12 +138,16 @@ def _begin_immediate(conn: Connection, deadline: float) -> None:
     SQLAlchemy costs several times what SQLite spends on it."""
     driver = conn.connection.driver_connection
     assert driver is not None  # a connection that begins is checked out of the pool
+    main_only = conn.connection.info.get("polex_main_lock", False)
     driver.execute("PRAGMA busy_timeout = 0")
     try:
         pause = LOCK_RETRY_FIRST
         while True:
             try:
-                driver.execute("BEGIN IMMEDIATE")
+                if main_only:
+                    _begin_main_only(driver)
+                else:
+                    driver.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as error:
                 if not _busy(error) or time.monotonic() + pause > deadline:
@@ -98,6 +157,70 @@ def _begin_immediate(conn: Connection, deadline: float) -> None:
             pause = min(2 * pause, LOCK_RETRY_LONGEST)
     finally:
         driver.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT * 1000:.0f}")
+
+
+def _begin_main_only(driver: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE on the main file alone (on a schema before its first migration, every
+    transaction begins IMMEDIATE: there is no table to take the lock with)."""
+    driver.execute("BEGIN")
+    try:
+        driver.execute(TAKE_MAIN_LOCK)
+    except BaseException:
+        driver.execute("ROLLBACK")
+        raise
+
+
+def write_reads(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run ``sql`` over ``rows`` in the reads file, in a reading transaction: the write lock it
+    takes is the reads file's alone, held by other reading transactions for one insert and
+    its commit, so it is tried again after pauses as ``_begin_immediate`` does (SQLite's busy
+    handler would sleep a millisecond or more); on the event loop (``without_waiting``) it
+    raises WriteLockBusy instead, and the loop tries the whole work again later."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
+    driver.execute("PRAGMA busy_timeout = 0")
+    try:
+        pause = LOCK_RETRY_FIRST
+        while True:
+            try:
+                driver.executemany(sql, rows)
+                return
+            except sqlite3.OperationalError as error:
+                if not _busy(error):
+                    raise OperationalError(sql, None, error) from error
+                if _no_wait.get():
+                    raise WriteLockBusy("another transaction holds the reads file") from error
+                if time.monotonic() + pause > deadline:
+                    raise OperationalError(sql, None, error) from error
+            time.sleep(pause * random.uniform(0.5, 1.5))
+            pause = min(2 * pause, LOCK_RETRY_LONGEST)
+    finally:
+        driver.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT * 1000:.0f}")
+
+
+def in_reading_transaction(conn: Connection) -> bool:
+    """Whether ``conn`` is in a transaction begun under ``reading`` with a reads file."""
+    return bool(conn.info.get("polex_reading"))
+
+
+# Set while transactions begin as reading ones (see ``reading``).
+_reading: ContextVar[bool] = ContextVar("polex_sqlite_reading", default=False)
+
+
+@contextmanager
+def reading() -> Iterator[None]:
+    """Transactions begun in this context read the main file and write only to the reads
+    file (``write_reads``): a search, which writes nothing but its audit entry. They take no
+    write lock when they begin and wait for no writer, an import holding the main file's lock
+    for minutes included. A transaction begun here must not write to the main file: SQLite
+    would commit that write apart from its audit entry. No effect on PostgreSQL, nor on a
+    database without a reads file."""
+    token = _reading.set(True)
+    try:
+        yield
+    finally:
+        _reading.reset(token)
 
 
 class WriteLockBusy(Exception):
@@ -157,6 +280,12 @@ class _WriteLock:
         self._holder: Connection | None = None
 
     def begin(self, conn: Connection) -> None:
+        if _reading.get() and conn.connection.info.get("polex_reads"):
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            driver.execute("BEGIN")
+            conn.info["polex_reading"] = True
+            return
         if _no_wait.get():
             self._begin_now(conn)
             return
@@ -188,8 +317,8 @@ class _WriteLock:
         """Sent here, not by SQLAlchemy after this event (it then finds no transaction, and
         its commit does nothing): the lock is released once the commit is done, so the next
         in line finds the database's lock free. A commit that fails keeps the lock until the
-        rollback that follows."""
-        if self._holder is not conn:
+        rollback that follows. A reading transaction holds no lock of the process."""
+        if self._holder is not conn and not in_reading_transaction(conn):
             return
         driver = conn.connection.driver_connection
         assert driver is not None
@@ -197,17 +326,20 @@ class _WriteLock:
             driver.execute("COMMIT")
         except sqlite3.Error as error:
             raise OperationalError("COMMIT", None, error) from error
-        self._release()
+        if not conn.info.pop("polex_reading", False):
+            self._release()
 
     def rollback(self, conn: Connection) -> None:
-        if self._holder is not conn:
+        reading = conn.info.pop("polex_reading", False) if not conn.invalidated else False
+        if self._holder is not conn and not reading:
             return
         try:
             driver = None if conn.invalidated else conn.connection.driver_connection
             if driver is not None and driver.in_transaction:
                 driver.execute("ROLLBACK")
         finally:
-            self._release()
+            if not reading:
+                self._release()
 
     def _release(self) -> None:
         self._holder = None

@@ -17,6 +17,7 @@ from polex.federation import fedsearch
 from polex.model.envelope import Database
 from polex.search.engine import SearchQuery, search
 from polex.search.views import hit_json
+from polex.store import db
 from polex.web import purpose
 from polex.web.deps import FormDep, ReaderDep, web_of, web_router
 from polex.web.render import page
@@ -125,7 +126,7 @@ def run_search(request: Request, principal: ReaderDep, data: FormDep) -> HTMLRes
         return _page(request, values, selected=selected, errors=errors, status=422)
 
     def local() -> list[dict[str, Any]]:
-        with web.node.engine.begin() as conn:
+        with db.reading(), web.node.engine.begin() as conn:
             return [hit_json(h, web.node.name) for h in search(conn, principal, query)]
 
     if query.federated:
