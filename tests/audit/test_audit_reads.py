@@ -85,9 +85,9 @@ def test_chained_reads_entries_are_deleted_by_the_next_run_and_never_chained_twi
     sqlite_node: Node,
 ) -> None:
     """A run never deletes from the reads file what it chains itself (the two files commit
-    apart): the next run does, after the head has recorded them as chained. What a crash
-    between the commits would leave, the reads file still holding chained entries, is what
-    every run leaves."""
+    apart): the next run does, after the head has recorded them as chained, all but the last,
+    whose id a new entry must not take again. What a crash between the commits would leave,
+    the reads file still holding chained entries, is what every run leaves."""
     for n in range(3):
         _append(sqlite_node, n, reading=True)
     _chain(sqlite_node)
@@ -98,8 +98,14 @@ def test_chained_reads_entries_are_deleted_by_the_next_run_and_never_chained_twi
     assert head.reads_chained == last
     assert head.reads_file == _identity(sqlite_node)
     assert _chain(sqlite_node) == 0
-    assert _waiting(sqlite_node)[1] == 0
+    assert _waiting(sqlite_node)[1] == 1, "the last one chained stays, its id taken"
     assert _chained(sqlite_node) == [0, 1, 2]
+    _append(sqlite_node, 3, reading=True)
+    with sqlite_node.engine.begin() as conn:
+        ids = conn.execute(text("SELECT id FROM reads.audit_pending ORDER BY id")).scalars()
+        assert list(ids) == [last, last + 1]
+    _chain(sqlite_node)
+    assert _chained(sqlite_node) == [0, 1, 2, 3]
     assert _verified(sqlite_node)
 
 

@@ -120,7 +120,7 @@ _OLDEST_READS = (
 _READS_INSERT = "INSERT INTO {}.audit_pending ({}) VALUES ({})".format(
     _READS, ", ".join(_PENDING_COLUMNS), ", ".join("?" for _ in _PENDING_COLUMNS)
 )
-_DELETE_READS = f"DELETE FROM {_READS}.audit_pending WHERE id <= ?"
+_DELETE_READS = f"DELETE FROM {_READS}.audit_pending WHERE id < ?"
 _DELETE_CHAINED = {
     dialect: delete(audit_pending).where(listed.one_of(audit_pending.c.id, "ids", dialect))
     for dialect in ("postgresql", "sqlite")
@@ -206,9 +206,10 @@ def _lock_head(conn: Connection) -> tuple[int, str, str | None, int]:
 
 
 def _reads_to_chain(conn: Connection, current: str, chained_file: str | None, chained: int) -> int:
-    """The reads file's last id already chained, after deleting the entries up to there: a
-    previous run chained them, and its commit has been done, since the head says so. A reads
-    file other than the head's has nothing chained yet."""
+    """The reads file's last id already chained, after deleting the entries before it: a
+    previous run chained them, and its commit has been done, since the head says so (the last
+    one stays, see ``READS_PENDING``). A reads file other than the head's has nothing chained
+    yet."""
     if current != chained_file:
         return 0
     with driver_cursor(conn) as cursor:
@@ -223,7 +224,8 @@ def chain(conn: Connection, batch: int = BATCH) -> int:
     The head is locked before the pending rows are read, so a second chainer waits and then
     sees them gone; rows are removed by id, never by range, because a row with a lower id may
     commit later (it is chained by the next run). The reads file's ids commit in order (one
-    writer at a time, the id taken under its lock), so there a range is safe."""
+    writer at a time, the id taken under its lock), so there a range is safe: every id above
+    the last one chained is an entry not chained yet."""
     done = 0
     seq, prev, reads_file, reads_chained = _lock_head(conn)
     dialect = conn.dialect.name
