@@ -61,8 +61,9 @@ def _lookup_only(body: SearchQuery) -> bool:
 def _local(node: Node, token: str, body: SearchQuery) -> Response:
     with db.reading(), node.engine.begin() as conn:
         principal = authenticated(conn, node, token)
-        hits = [hit_json(h, node.name) for h in search(conn, principal, body)]
-    return JSONBytes({"hits": hits, "purpose": body.purpose})
+        found = search(conn, principal, body)
+    # after the commit: from its audit entry on, the search holds the reads file's lock
+    return JSONBytes({"hits": [hit_json(h, node.name) for h in found], "purpose": body.purpose})
 
 
 def _federated(request: Request, node: Node, token: str, body: SearchQuery) -> Response:

@@ -205,18 +205,6 @@ def _lock_head(conn: Connection) -> tuple[int, str, str | None, int]:
     return row.seq, row.hash, row.reads_file, row.reads_chained
 
 
-def _reads_to_chain(conn: Connection, current: str, chained_file: str | None, chained: int) -> int:
-    """The reads file's last id already chained, after deleting the entries before it: a
-    previous run chained them, and its commit has been done, since the head says so (the last
-    one stays, see ``READS_PENDING``). A reads file other than the head's has nothing chained
-    yet."""
-    if current != chained_file:
-        return 0
-    with driver_cursor(conn) as cursor:
-        cursor.execute(_DELETE_READS, (chained,))
-    return chained
-
-
 def chain(conn: Connection, batch: int = BATCH) -> int:
     """Chain the committed entries waiting in ``audit_pending`` (and in the reads file's),
     oldest first, in the caller's transaction; returns how many.
@@ -231,9 +219,11 @@ def chain(conn: Connection, batch: int = BATCH) -> int:
     dialect = conn.dialect.name
     identity = db.reads_identity(conn)
     reads = identity is not None
-    if identity is not None:
-        reads_chained = _reads_to_chain(conn, identity, reads_file, reads_chained)
-        reads_file = identity
+    if identity != reads_file:  # a reads file other than the head's has nothing chained yet
+        reads_file, reads_chained = identity, 0
+    # chained by a previous run, which committed, since the head says so (the last one stays,
+    # see ``READS_PENDING``)
+    chained_before = reads_chained
     entries = bulk.inserter(conn.engine.url.drivername, audit_log, _LOG_COLUMNS)
     while True:
         with driver_cursor(conn) as cursor:
@@ -263,6 +253,10 @@ def chain(conn: Connection, batch: int = BATCH) -> int:
         if waiting:
             reads_chained = waiting[-1][0]
         done += len(pending) + len(waiting)
+    if reads:
+        # last: the reads file's lock, which searches wait for, is held from here to the commit
+        with driver_cursor(conn) as cursor:
+            cursor.execute(_DELETE_READS, (chained_before,))
     if done:
         conn.execute(
             _STORE_HEAD,
