@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text
 from polex.audit import log
 from polex.audit.tables import audit_head, audit_log, audit_pending
 from polex.audit.verify import verify
+from polex.node.background import chain_audit
 from polex.node.home import Node
 from polex.store import db
 
@@ -45,8 +46,8 @@ def _waiting(node: Node) -> tuple[int, int]:
 
 
 def _chain(node: Node) -> int:
-    with node.engine.begin() as conn:
-        return log.chain(conn)
+    """What a server worker does every half second: chain, then prune the reads file."""
+    return chain_audit(node.engine)
 
 
 def _chained(node: Node) -> list[int]:
@@ -84,20 +85,22 @@ def test_entries_of_both_files_are_chained_in_the_order_they_were_written(
 def test_chained_reads_entries_are_deleted_by_the_next_run_and_never_chained_twice(
     sqlite_node: Node,
 ) -> None:
-    """A run never deletes from the reads file what it chains itself (the two files commit
-    apart): the next run does, after the head has recorded them as chained, all but the last,
-    whose id a new entry must not take again. What a crash between the commits would leave,
-    the reads file still holding chained entries, is what every run leaves."""
+    """Chaining never deletes from the reads file what it chains (the two files commit apart):
+    pruning does, in a transaction of its own, once the head has recorded them as chained,
+    all but the last, whose id a new entry must not take again. What a crash between the
+    commits would leave, the reads file still holding chained entries, is what every chaining
+    run leaves until the pruning."""
     for n in range(3):
         _append(sqlite_node, n, reading=True)
-    _chain(sqlite_node)
-    assert _waiting(sqlite_node)[1] == 3, "deleted in the run that chained them"
+    with sqlite_node.engine.begin() as conn:
+        assert log.chain(conn) >= 3
+    assert _waiting(sqlite_node)[1] == 3, "deleted in the transaction that chained them"
     with sqlite_node.engine.begin() as conn:
         head = conn.execute(select(audit_head)).one()
         last = conn.execute(text("SELECT max(id) FROM reads.audit_pending")).scalar_one()
     assert head.reads_chained == last
     assert head.reads_file == _identity(sqlite_node)
-    assert _chain(sqlite_node) == 0
+    assert _chain(sqlite_node) == 0  # and pruned
     assert _waiting(sqlite_node)[1] == 1, "the last one chained stays, its id taken"
     assert _chained(sqlite_node) == [0, 1, 2]
     _append(sqlite_node, 3, reading=True)
@@ -171,3 +174,35 @@ def test_reads_entries_keep_the_timestamps_an_insert_through_sqlalchemy_would_st
 def _identity(node: Node) -> str | None:
     with node.engine.begin() as conn:
         return db.reads_identity(conn)
+
+
+def test_searches_committing_while_a_worker_chains_are_each_chained_once(
+    sqlite_node: Node,
+) -> None:
+    """Searches commit to the reads file all the time while a worker chains: a chaining run
+    must neither fail on a reads file changed under it nor keep an entry from the chain."""
+    import threading
+
+    searches, errors = 300, []
+    done = threading.Event()
+
+    def search() -> None:
+        try:
+            for n in range(searches):
+                _append(sqlite_node, n, reading=True)
+        except Exception as exc:  # reported below: a thread's exception would be lost
+            errors.append(exc)
+        finally:
+            done.set()
+
+    searching = threading.Thread(target=search)
+    searching.start()
+    runs = 0
+    while not done.is_set() or _waiting(sqlite_node)[1] > 1:
+        _chain(sqlite_node)
+        runs += 1
+    searching.join()
+    assert not errors
+    assert runs > 2
+    assert _chained(sqlite_node) == list(range(searches))
+    assert _verified(sqlite_node)

@@ -120,7 +120,12 @@ _OLDEST_READS = (
 _READS_INSERT = "INSERT INTO {}.audit_pending ({}) VALUES ({})".format(
     _READS, ", ".join(_PENDING_COLUMNS), ", ".join("?" for _ in _PENDING_COLUMNS)
 )
-_DELETE_READS = f"DELETE FROM {_READS}.audit_pending WHERE id < ?"
+_PRUNE_READS = (
+    f"DELETE FROM {_READS}.audit_pending WHERE id < ? AND (SELECT id FROM {_READS}.identity) = ?"
+)
+_CHAINED_READS = select(audit_head.c.reads_file, audit_head.c.reads_chained).where(
+    audit_head.c.id == 1
+)
 _DELETE_CHAINED = {
     dialect: delete(audit_pending).where(listed.one_of(audit_pending.c.id, "ids", dialect))
     for dialect in ("postgresql", "sqlite")
@@ -221,9 +226,6 @@ def chain(conn: Connection, batch: int = BATCH) -> int:
     reads = identity is not None
     if identity != reads_file:  # a reads file other than the head's has nothing chained yet
         reads_file, reads_chained = identity, 0
-    # chained by a previous run, which committed, since the head says so (the last one stays,
-    # see ``READS_PENDING``)
-    chained_before = reads_chained
     entries = bulk.inserter(conn.engine.url.drivername, audit_log, _LOG_COLUMNS)
     while True:
         with driver_cursor(conn) as cursor:
@@ -253,10 +255,6 @@ def chain(conn: Connection, batch: int = BATCH) -> int:
         if waiting:
             reads_chained = waiting[-1][0]
         done += len(pending) + len(waiting)
-    if reads:
-        # last: the reads file's lock, which searches wait for, is held from here to the commit
-        with driver_cursor(conn) as cursor:
-            cursor.execute(_DELETE_READS, (chained_before,))
     if done:
         conn.execute(
             _STORE_HEAD,
@@ -268,3 +266,20 @@ def chain(conn: Connection, batch: int = BATCH) -> int:
             },
         )
     return done
+
+
+def prune_reads(conn: Connection) -> None:
+    """Delete the reads file's entries that are chained, all but the last (see
+    ``READS_PENDING``), in a reading transaction of their own (``polex.store.db.reading``).
+
+    Not in ``chain``'s transaction: that one has read the reads file, and SQLite refuses a
+    write to a file whose snapshot is older than its last commit (every search commits one);
+    taking the reads file's lock before reading it instead would keep every search waiting
+    for the whole run. The head read here is the last chaining run's, committed, and what it
+    chained stays chained whatever becomes of this transaction."""
+    head = conn.execute(_CHAINED_READS).first()
+    if not db.in_reading_transaction(conn) or head is None or head.reads_file is None:
+        return
+    # the file's identity asked by the delete itself: a read of the reads file before its
+    # first write would begin a snapshot of it, which a search's commit makes too old to write
+    db.write_reads(conn, _PRUNE_READS, [(head.reads_chained, head.reads_file)])
