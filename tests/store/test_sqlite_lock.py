@@ -67,11 +67,19 @@ def _holding(engine: Engine, seconds: float) -> threading.Thread:
 def _begins(engine: Engine) -> list[str]:
     """Every statement taking the lock the engine's connections send from now on, tried or
     done."""
+    return _sent(engine, _lock_statement(engine))
+
+
+def _sent(engine: Engine, statement: str) -> list[str]:
+    """Every ``statement`` the engine's connections send from now on, tried or done (traced
+    with its parameters' values in place of its ``?``)."""
     sent: list[str] = []
-    lock = _lock_statement(engine)
+    start = statement.split("?")[0]
 
     def trace(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.set_trace_callback(lambda sql: sent.append(sql) if sql == lock else None)
+        dbapi_conn.set_trace_callback(
+            lambda sql: sent.append(sql) if sql.startswith(start) else None
+        )
 
     event.listen(engine, "connect", trace)
     engine.dispose()  # the pooled connections reconnect, traced
@@ -293,3 +301,48 @@ def test_without_waiting_a_held_reads_file_is_refused_at_once(engine: Engine, pa
     holder.join()
     assert refused < 0.1
     assert _identities(engine) == 1  # the refused transaction was rolled back
+
+
+def test_reading_transactions_of_one_process_queue_for_the_reads_file(engine: Engine) -> None:
+    """Asleep on a lock of the process, not trying the file's lock in pauses: each thread's
+    tries took the GIL from the thread holding it."""
+    sent = _sent(engine, _IDENTIFY)
+    taken = threading.Event()
+
+    def hold() -> None:
+        with db.reading(), engine.begin() as conn:
+            db.write_reads(conn, _IDENTIFY, [("a",)])
+            taken.set()
+            time.sleep(0.3)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert taken.wait(5)
+    start = time.monotonic()
+    with db.reading(), engine.begin() as conn:
+        db.write_reads(conn, _IDENTIFY, [("b",)])
+    waited = time.monotonic() - start
+    holder.join()
+    assert waited > 0.2
+    assert len(sent) == 2  # one try each
+    assert _identities(engine) == 3
+
+
+def test_a_reading_transaction_that_fails_frees_the_reads_file_for_the_next(
+    engine: Engine,
+) -> None:
+    with pytest.raises(RuntimeError), db.reading(), engine.begin() as conn:
+        db.write_reads(conn, _IDENTIFY, [("a",)])
+        raise RuntimeError("the search failed after its entry")
+    finished = threading.Event()
+
+    def write() -> None:
+        with db.reading(), engine.begin() as conn:
+            db.write_reads(conn, _IDENTIFY, [("b",)])
+        finished.set()
+
+    other = threading.Thread(target=write)
+    other.start()
+    assert finished.wait(2), "the failed transaction kept the process's lock"
+    other.join()
+    assert _identities(engine) == 2
