@@ -365,7 +365,8 @@ class _WriteLock:
         """Sent here, not by SQLAlchemy after this event (it then finds no transaction, and
         its commit does nothing): the lock is released once the commit is done, so the next
         in line finds the database's lock free. A commit that fails keeps the lock until the
-        rollback that follows. A reading transaction holds no lock of the process."""
+        rollback that follows. A reading transaction holds at most the process's lock of the
+        reads file (``_ReadsLock``), released here too."""
         if self._holder is not conn and not in_reading_transaction(conn):
             return
         driver = conn.connection.driver_connection
