@@ -63,11 +63,12 @@ audit_head = Table(
 # On SQLite, the entries of reading transactions (searches) wait in the reads file
 # (``polex.store.db.reading``), in a table of ``audit_pending``'s columns. A transaction
 # cannot commit both files at once, so ``chain`` never deletes what it chains in the same
-# transaction: it records in the head the last id it chained, and the next run deletes the
-# entries before that one. The last one chained stays, so that a new entry's id (the largest
-# id plus one) is never one taken already (AUTOINCREMENT would ensure that too, at the cost of
-# a second page written by every search). A new reads file, told apart by its identity
-# (``polex.store.db.reads_identity``), starts from nothing chained.
+# transaction: it records in the head the last id it chained, and ``prune_reads`` deletes
+# the entries before that one in a transaction of its own. The last one chained stays, so
+# that a new entry's id (the largest id plus one) is never one taken already (AUTOINCREMENT
+# would ensure that too, at the cost of a second page written by every search). A new reads
+# file, told apart by its identity (``polex.store.db.reads_identity``), starts from nothing
+# chained.
 READS_PENDING = f"""CREATE TABLE IF NOT EXISTS {db.READS_SCHEMA}.audit_pending (
     id INTEGER PRIMARY KEY,
     ts TEXT NOT NULL,
