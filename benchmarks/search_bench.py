@@ -330,10 +330,9 @@ def audit_replaced_by_noop() -> Iterator[None]:
 
 def _chain_all(node: Any) -> None:
     """What the server workers do in the background, paid here inside the timed arm."""
-    from polex.audit.log import chain
+    from polex.node.background import chain_audit
 
-    with node.engine.begin() as conn:
-        chain(conn)
+    chain_audit(node.engine)
 
 
 def _round(run: Callable[[Any], Any], queries: list[Any], clients: int) -> None:

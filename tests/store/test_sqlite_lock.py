@@ -286,17 +286,57 @@ def test_a_reading_transaction_waits_for_the_reads_file_in_short_pauses(
     holder.join()
     assert 0.2 < waited < 0.5
     assert _identities(engine) == 2
-    with engine.connect() as conn:  # the connection's own busy timeout is back
+    with engine.connect() as conn:  # a transaction other than a reading one waits in SQLite
         timeout = conn.execute(text("PRAGMA busy_timeout")).scalar_one()
     assert timeout == db.SQLITE_BUSY_TIMEOUT * 1000
+
+
+def test_reading_transactions_leave_the_busy_handler_off_for_the_next(engine: Engine) -> None:
+    pragmas = _sent(engine, "PRAGMA busy_timeout")
+    for n in range(3):
+        with db.reading(), engine.begin() as conn:
+            db.write_reads(conn, _IDENTIFY, [(f"r{n}",)])
+    assert pragmas == ["PRAGMA busy_timeout = 0"]  # once, not twice a search
+    with engine.begin() as conn:
+        timeout = conn.execute(text("PRAGMA busy_timeout")).scalar_one()
+    assert timeout == db.SQLITE_BUSY_TIMEOUT * 1000
+    # the writer turned it off to take its lock, and on again
+    assert pragmas[1:] == [
+        f"PRAGMA busy_timeout = {db.SQLITE_BUSY_TIMEOUT * 1000:.0f}",
+        "PRAGMA busy_timeout",
+    ]
+
+
+def test_a_reading_transaction_that_meets_a_lock_at_its_start_waits_in_pauses(
+    engine: Engine, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start of a reading transaction, on a connection whose busy handler is off, meets a
+    held lock: here the reads file's, taken by the snapshot's statement in this test alone (a
+    reader of the main file in WAL mode meets one only while a log is recovered)."""
+    with db.reading(), engine.begin() as conn:  # the busy handler off
+        db.write_reads(conn, _IDENTIFY, [("x",)])
+    monkeypatch.setattr(db, "_TAKE_SNAPSHOT", f"DELETE FROM {db.READS_SCHEMA}.identity WHERE 0")
+    holder = _hold_reads(path, 0.3)
+    with pytest.raises(db.WriteLockBusy), db.without_waiting(), db.reading(), engine.begin():
+        pass
+    start = time.monotonic()
+    with db.reading(), engine.begin() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+    waited = time.monotonic() - start
+    holder.join()
+    assert 0.2 < waited < 0.5
 
 
 def test_without_waiting_a_held_reads_file_is_refused_at_once(engine: Engine, path: Path) -> None:
     holder = _hold_reads(path, 0.5)
     start = time.monotonic()
-    with pytest.raises(db.WriteLockBusy), db.without_waiting(), db.reading():
-        with engine.begin() as conn:
-            db.write_reads(conn, _IDENTIFY, [("x",)])
+    with (
+        pytest.raises(db.WriteLockBusy),
+        db.without_waiting(),
+        db.reading(),
+        engine.begin() as conn,
+    ):
+        db.write_reads(conn, _IDENTIFY, [("x",)])
     refused = time.monotonic() - start
     holder.join()
     assert refused < 0.1

@@ -71,6 +71,8 @@ READS_TABLES: list[str] = []
 # A write to the main file that changes nothing, to take the main file's write lock alone:
 # BEGIN IMMEDIATE would take the reads file's as well, and keep searches waiting for writers.
 TAKE_MAIN_LOCK = "DELETE FROM main.audit_head WHERE 0"
+# A read of the main file alone, which begins a transaction's snapshot of it.
+_TAKE_SNAPSHOT = "SELECT 1 FROM main.sqlite_master LIMIT 1"
 
 
 # A random id the reads file is created with, which tells it from a file that replaced it.
@@ -107,6 +109,7 @@ def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000:.0f}")
+    record.info["polex_busy_wait"] = True
     main = next(row[2] for row in cur.execute("PRAGMA database_list") if row[1] == "main")
     if main:
         cur.execute(f"ATTACH DATABASE ? AS {READS_SCHEMA}", (reads_file(main),))
@@ -142,7 +145,7 @@ def _begin_immediate(conn: Connection, deadline: float) -> None:
     driver = conn.connection.driver_connection
     assert driver is not None  # a connection that begins is checked out of the pool
     main_only = conn.connection.info.get("polex_main_lock", False)
-    driver.execute("PRAGMA busy_timeout = 0")
+    _fail_when_busy(conn)
     try:
         pause = LOCK_RETRY_FIRST
         while True:
@@ -159,7 +162,57 @@ def _begin_immediate(conn: Connection, deadline: float) -> None:
             time.sleep(pause * random.uniform(0.5, 1.5))  # apart, not in step with others
             pause = min(2 * pause, LOCK_RETRY_LONGEST)
     finally:
+        _wait_when_busy(conn)
+
+
+def _fail_when_busy(conn: Connection) -> None:
+    """SQLite's busy handler off on this connection: a lock found held fails at once, and the
+    caller tries again after pauses of its own. Left off after a reading transaction, for the
+    next one: setting it costs a statement, and reading transactions are most of them."""
+    info = conn.connection.info
+    if info.get("polex_busy_wait", True):
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        driver.execute("PRAGMA busy_timeout = 0")
+        info["polex_busy_wait"] = False
+
+
+def _wait_when_busy(conn: Connection) -> None:
+    """SQLite's busy handler back on, for every transaction but a reading one."""
+    info = conn.connection.info
+    if not info.get("polex_busy_wait", True):
+        driver = conn.connection.driver_connection
+        assert driver is not None
         driver.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT * 1000:.0f}")
+        info["polex_busy_wait"] = True
+
+
+def _begin_reading(conn: Connection) -> None:
+    """BEGIN, and the main file's snapshot taken at once: a connection whose busy handler a
+    reading transaction left off (``_fail_when_busy``) may find the main file locked, where a
+    reader in WAL mode rarely does (a crashed process's log being recovered, the last
+    connection of a process closing). That is met here, and waited for in pauses as
+    ``_begin_immediate`` does (on the event loop, WriteLockBusy), not by a search's first
+    query half-way through its work."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
+    pause = LOCK_RETRY_FIRST
+    while True:
+        driver.execute("BEGIN")
+        try:
+            driver.execute(_TAKE_SNAPSHOT).fetchall()
+            return
+        except sqlite3.OperationalError as error:
+            driver.execute("ROLLBACK")
+            if not _busy(error):
+                raise
+            if _no_wait.get():
+                raise WriteLockBusy("another connection holds the main file") from error
+            if time.monotonic() + pause > deadline:
+                raise OperationalError("BEGIN", None, error) from error
+        time.sleep(pause * random.uniform(0.5, 1.5))
+        pause = min(2 * pause, LOCK_RETRY_LONGEST)
 
 
 def _begin_main_only(driver: sqlite3.Connection) -> None:
@@ -192,23 +245,20 @@ def write_reads(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> No
     if waiting:
         local.take(conn, deadline)
     pause, tries = LOCK_RETRY_FIRST, 0
-    driver.execute("PRAGMA busy_timeout = 0")
-    try:
-        while True:
-            if waiting or local.take_now(conn):
-                try:
-                    driver.executemany(sql, rows)
-                    return
-                except sqlite3.OperationalError as error:
-                    if not _busy(error) or time.monotonic() + pause > deadline:
-                        raise OperationalError(sql, None, error) from error
-            tries += 1
-            if not waiting and tries > LOOP_TRIES:
-                raise WriteLockBusy("another transaction holds the reads file")
-            time.sleep(pause * random.uniform(0.5, 1.5))
-            pause = min(2 * pause, LOCK_RETRY_LONGEST)
-    finally:
-        driver.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT * 1000:.0f}")
+    _fail_when_busy(conn)
+    while True:
+        if waiting or local.take_now(conn):
+            try:
+                driver.executemany(sql, rows)
+                return
+            except sqlite3.OperationalError as error:
+                if not _busy(error) or time.monotonic() + pause > deadline:
+                    raise OperationalError(sql, None, error) from error
+        tries += 1
+        if not waiting and tries > LOOP_TRIES:
+            raise WriteLockBusy("another transaction holds the reads file")
+        time.sleep(pause * random.uniform(0.5, 1.5))
+        pause = min(2 * pause, LOCK_RETRY_LONGEST)
 
 
 class _ReadsLock:
@@ -329,9 +379,7 @@ class _WriteLock:
 
     def begin(self, conn: Connection) -> None:
         if _reading.get() and conn.connection.info.get("polex_reads"):
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            driver.execute("BEGIN")
+            _begin_reading(conn)
             conn.info["polex_reading"] = True
             return
         if _no_wait.get():
