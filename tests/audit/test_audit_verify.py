@@ -315,6 +315,12 @@ def test_the_hash_is_that_of_the_canonical_json_array_of_the_fields() -> None:
     expected = hashlib.sha256(whole.encode()).hexdigest()
     args = (7, ts, "anna@DE-BKA", "DE-BKA", "search", None, "border check — Ü", "OP-1")
     assert entry_hash(*args, details, "ab" * 32) == expected
+    # as chaining reads it on SQLite: the timestamp as stored text, the details as hashed text
+    stored = ("2026-12-01 09:30:01.000250", *args[2:])
+    assert log._hash(7, *stored, log.canonical(details), "ab" * 32) == expected
+    assert log.canonical(details) == json.dumps(
+        details, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
 
 
 def test_cli_checkpoint_every_counts_entries_since_the_last_checkpoint(node: Node) -> None:

@@ -14,9 +14,10 @@ reports, verify, checkpoints) chains first, so it reads everything committed bef
 from __future__ import annotations
 
 import hashlib
-import json
+from _json import make_encoder
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, select, update
@@ -36,22 +37,26 @@ def _iso(ts: datetime | str) -> str:
     it in the session's zone, SQLAlchemy on SQLite without any, SQLite's driver as the text
     SQLAlchemy stored (``chain`` reads the driver's values)."""
     if isinstance(ts, str):
+        if len(ts) == 26 and ts[10] == " ":  # as SQLAlchemy stores it on SQLite, parsed by hand
+            return f"{ts[:10]}T{ts[11:]}"
         ts = datetime.fromisoformat(ts)
     if ts.tzinfo:
         ts = ts.astimezone(UTC).replace(tzinfo=None)
     return ts.isoformat(timespec="microseconds")
 
 
-# ``json.dumps`` with these options builds an encoder on every call, which costs more than
-# encoding an entry's fields; the output is the same.
-_ENCODE = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-).encode
+# The json module's C encoder with ``canonical``'s options, made once: ``json.dumps`` and
+# ``JSONEncoder.encode`` make a new one on every call, which cost more than encoding an entry's
+# fields (every search encodes three values). Without a check for circular references, which
+# values built of an entry's fields cannot hold; the output is the json module's.
+_ITERENCODE = make_encoder(None, str, encode_basestring, None, ":", ",", True, False, True)
 
 
 def canonical(value: Any) -> str:
     """JSON as hashed: sorted keys, no spaces, non-ASCII as is."""
-    return _ENCODE(value)
+    if isinstance(value, str):
+        return encode_basestring(value)
+    return "".join(_ITERENCODE(value, 0))
 
 
 def entry_hash(
