@@ -37,7 +37,7 @@ def _iso(ts: datetime | str) -> str:
     it in the session's zone, SQLAlchemy on SQLite without any, SQLite's driver as the text
     SQLAlchemy stored (``chain`` reads the driver's values)."""
     if isinstance(ts, str):
-        if len(ts) == 26 and ts[10] == " ":  # as SQLAlchemy stores it on SQLite, parsed by hand
+        if len(ts) == 26 and ts[10] == " ":  # as SQLAlchemy stores it on SQLite: no need to parse
             return f"{ts[:10]}T{ts[11:]}"
         ts = datetime.fromisoformat(ts)
     if ts.tzinfo:
