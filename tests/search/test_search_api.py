@@ -322,37 +322,6 @@ def test_a_lookup_answers_while_another_process_holds_the_write_lock(
     assert times["answered_at"] < times["released_at"], "the lookup waited for the writer"
 
 
-def test_a_lookup_waits_for_the_reads_file_on_the_loop_and_answers(
-    client: TestClient, loaded, node: Node
-) -> None:  # type: ignore[no-untyped-def]
-    """While another process holds the reads file's lock, a lookup (which runs on the event
-    loop) waits there without blocking the loop, which answers other requests meanwhile, and
-    answers once the lock is released."""
-    if node.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's write lock")
-    import sqlite3
-    from collections.abc import Iterator
-    from contextlib import contextmanager
-
-    from polex.store.db import reads_file
-
-    de, _ = loaded
-
-    @contextmanager
-    def hold_reads() -> Iterator[None]:
-        other = sqlite3.connect(reads_file(str(node.engine.url.database)), isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            other.execute("ROLLBACK")
-            other.close()
-
-    times = _lookup_beside(client, de.headers, hold_reads)
-    assert times["answered_at"] > times["released_at"], "the lookup did not wait for the lock"
-    assert times["healthy_at"] - times["start"] < 1.0, "the loop was blocked meanwhile"
-
-
 def test_an_initial_and_a_year_find_the_one_born_then_among_hundreds_of_namesakes(
     client: TestClient, node: Node, make_actor
 ) -> None:  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, exc, text
 
-from polex.store import db
+from polex.store import db, journal
 
 
 @pytest.fixture
@@ -24,23 +24,12 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "lock.db"
 
 
-@pytest.fixture(params=["migrated", "new"])
-def engine(path: Path, request: pytest.FixtureRequest) -> Engine:
-    """A database with the chain head, whose write lock writers take alone (a change to
-    nothing in the head), and one without (before the first migration: BEGIN IMMEDIATE)."""
+@pytest.fixture
+def engine(path: Path) -> Engine:
     engine = db.make_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE t (n INTEGER)"))
-        if request.param == "migrated":
-            conn.execute(text("CREATE TABLE audit_head (id INTEGER PRIMARY KEY)"))
-    engine.dispose()  # its connections see the head when they connect
     return engine
-
-
-def _lock_statement(engine: Engine) -> str:
-    with engine.connect() as conn:
-        migrated = conn.connection.info["polex_main_lock"]
-    return db.TAKE_MAIN_LOCK if migrated else "BEGIN IMMEDIATE"
 
 
 @pytest.fixture
@@ -67,7 +56,7 @@ def _holding(engine: Engine, seconds: float) -> threading.Thread:
 def _begins(engine: Engine) -> list[str]:
     """Every statement taking the lock the engine's connections send from now on, tried or
     done."""
-    return _sent(engine, _lock_statement(engine))
+    return _sent(engine, "BEGIN IMMEDIATE")
 
 
 def _sent(engine: Engine, statement: str) -> list[str]:
@@ -233,69 +222,65 @@ def test_on_the_loop_gives_up_once_the_busy_timeout_has_passed(
     assert _numbers(engine) == [1]
 
 
-def _hold_reads(path: Path, seconds: float) -> threading.Thread:
-    """The reads file's write lock held by another connection for ``seconds``."""
-    taken = threading.Event()
-
-    def hold() -> None:
-        other = sqlite3.connect(db.reads_file(str(path)), isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
-        taken.set()
-        time.sleep(seconds)
-        other.execute("ROLLBACK")
-        other.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert taken.wait(5)
-    return holder
+def _lines(path: Path) -> list[bytes]:
+    """The lines of the database's journal, all segments."""
+    where = journal.directory(str(path))
+    return [
+        line
+        for name in journal.segments(str(path))
+        for line in (where / name).read_bytes().splitlines()
+    ]
 
 
-_IDENTIFY = f"INSERT INTO {db.READS_SCHEMA}.identity (id) VALUES (?)"
-
-
-def _identities(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(text("SELECT count(*) FROM reads.identity")).scalar_one())
-
-
-def test_a_reading_transaction_writes_its_file_while_a_writer_holds_the_lock(
+def test_a_reading_transaction_appends_at_commit_while_a_writer_holds_the_lock(
     engine: Engine, other_process: Engine
 ) -> None:
-    if _lock_statement(engine) == "BEGIN IMMEDIATE":
-        pytest.skip("before the first migration, writers take the reads file's lock too")
     holder = _holding(other_process, 0.5)
     start = time.monotonic()
     with db.reading(), engine.begin() as conn:
         conn.execute(text("SELECT count(*) FROM t")).scalar_one()
-        db.write_reads(conn, _IDENTIFY, [("x",)])
+        db.append_at_commit(conn, b"one\n")
+        assert _lines(engine_path(engine)) == [], "appended before the commit"
     took = time.monotonic() - start
     holder.join()
     assert took < 0.3
-    assert _identities(engine) == 2
+    assert _lines(engine_path(engine)) == [b"one"]
 
 
-def test_a_reading_transaction_waits_for_the_reads_file_in_short_pauses(
-    engine: Engine, path: Path
-) -> None:
-    holder = _hold_reads(path, 0.3)
-    start = time.monotonic()
+def engine_path(engine: Engine) -> Path:
+    return Path(str(engine.url.database))
+
+
+def test_a_reading_transaction_that_rolls_back_appends_nothing(engine: Engine) -> None:
+    with pytest.raises(RuntimeError), db.reading(), engine.begin() as conn:
+        db.append_at_commit(conn, b"one\n")
+        raise RuntimeError("the search failed after its entry")
     with db.reading(), engine.begin() as conn:
-        db.write_reads(conn, _IDENTIFY, [("x",)])
-    waited = time.monotonic() - start
-    holder.join()
-    assert 0.2 < waited < 0.5
-    assert _identities(engine) == 2
-    with engine.connect() as conn:  # a transaction other than a reading one waits in SQLite
-        timeout = conn.execute(text("PRAGMA busy_timeout")).scalar_one()
-    assert timeout == db.SQLITE_BUSY_TIMEOUT * 1000
+        db.append_at_commit(conn, b"two\n")
+    assert _lines(engine_path(engine)) == [b"two"]
+
+
+def test_a_reading_transaction_whose_append_fails_fails(engine: Engine, path: Path) -> None:
+    """Its caller gets the error, not an answer without its entry; the next one appends."""
+    blocked = journal.directory(str(path))
+    blocked.write_text("a file where the journal's directory should be")
+    with pytest.raises(OSError), db.reading(), engine.begin() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+        db.append_at_commit(conn, b"lost\n")
+    blocked.unlink()
+    with db.reading(), engine.begin() as conn:
+        db.append_at_commit(conn, b"kept\n")
+    assert _lines(path) == [b"kept"]
+    with engine.begin() as conn:  # the failed transaction left the connection usable
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    assert _numbers(engine) == [1]
 
 
 def test_reading_transactions_leave_the_busy_handler_off_for_the_next(engine: Engine) -> None:
     pragmas = _sent(engine, "PRAGMA busy_timeout")
     for n in range(3):
         with db.reading(), engine.begin() as conn:
-            db.write_reads(conn, _IDENTIFY, [(f"r{n}",)])
+            db.append_at_commit(conn, b"%d\n" % n)
     assert pragmas == ["PRAGMA busy_timeout = 0"]  # once, not twice a search
     with engine.begin() as conn:
         timeout = conn.execute(text("PRAGMA busy_timeout")).scalar_one()
@@ -308,81 +293,20 @@ def test_reading_transactions_leave_the_busy_handler_off_for_the_next(engine: En
 
 
 def test_a_reading_transaction_that_meets_a_lock_at_its_start_waits_in_pauses(
-    engine: Engine, path: Path, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, other_process: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The start of a reading transaction, on a connection whose busy handler is off, meets a
-    held lock: here the reads file's, taken by the snapshot's statement in this test alone (a
-    reader of the main file in WAL mode meets one only while a log is recovered)."""
-    with db.reading(), engine.begin() as conn:  # the busy handler off
-        db.write_reads(conn, _IDENTIFY, [("x",)])
-    monkeypatch.setattr(db, "_TAKE_SNAPSHOT", f"DELETE FROM {db.READS_SCHEMA}.identity WHERE 0")
-    holder = _hold_reads(path, 0.3)
+    held lock: here the write lock, which the snapshot's statement takes in this test alone (a
+    reader in WAL mode meets a lock only while a log is recovered)."""
+    with db.reading(), engine.begin():  # the busy handler off
+        pass
+    monkeypatch.setattr(db, "_TAKE_SNAPSHOT", "DELETE FROM main.t WHERE 0")
+    holder = _holding(other_process, 0.3)
     with pytest.raises(db.WriteLockBusy), db.without_waiting(), db.reading(), engine.begin():
         pass
     start = time.monotonic()
     with db.reading(), engine.begin() as conn:
-        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 1
     waited = time.monotonic() - start
     holder.join()
-    assert 0.2 < waited < 0.5
-
-
-def test_without_waiting_a_held_reads_file_is_refused_at_once(engine: Engine, path: Path) -> None:
-    holder = _hold_reads(path, 0.5)
-    start = time.monotonic()
-    with (
-        pytest.raises(db.WriteLockBusy),
-        db.without_waiting(),
-        db.reading(),
-        engine.begin() as conn,
-    ):
-        db.write_reads(conn, _IDENTIFY, [("x",)])
-    refused = time.monotonic() - start
-    holder.join()
-    assert refused < 0.1
-    assert _identities(engine) == 1  # the refused transaction was rolled back
-
-
-def test_reading_transactions_of_one_process_queue_for_the_reads_file(engine: Engine) -> None:
-    """Asleep on a lock of the process, not trying the file's lock in pauses: each thread's
-    tries took the GIL from the thread holding it."""
-    sent = _sent(engine, _IDENTIFY)
-    taken = threading.Event()
-
-    def hold() -> None:
-        with db.reading(), engine.begin() as conn:
-            db.write_reads(conn, _IDENTIFY, [("a",)])
-            taken.set()
-            time.sleep(0.3)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert taken.wait(5)
-    start = time.monotonic()
-    with db.reading(), engine.begin() as conn:
-        db.write_reads(conn, _IDENTIFY, [("b",)])
-    waited = time.monotonic() - start
-    holder.join()
-    assert waited > 0.2
-    assert len(sent) == 2  # one try each
-    assert _identities(engine) == 3
-
-
-def test_a_reading_transaction_that_fails_frees_the_reads_file_for_the_next(
-    engine: Engine,
-) -> None:
-    with pytest.raises(RuntimeError), db.reading(), engine.begin() as conn:
-        db.write_reads(conn, _IDENTIFY, [("a",)])
-        raise RuntimeError("the search failed after its entry")
-    finished = threading.Event()
-
-    def write() -> None:
-        with db.reading(), engine.begin() as conn:
-            db.write_reads(conn, _IDENTIFY, [("b",)])
-        finished.set()
-
-    other = threading.Thread(target=write)
-    other.start()
-    assert finished.wait(2), "the failed transaction kept the process's lock"
-    other.join()
-    assert _identities(engine) == 2
+    assert 0.1 < waited < 0.5

@@ -62,7 +62,6 @@ def _local(node: Node, token: str, body: SearchQuery) -> Response:
     with db.reading(), node.engine.begin() as conn:
         principal = authenticated(conn, node, token)
         found = search(conn, principal, body)
-    # after the commit: from its audit entry on, the search holds the reads file's lock
     return JSONBytes({"hits": [hit_json(h, node.name) for h in found], "purpose": body.purpose})
 
 

@@ -3,8 +3,9 @@
 An entry is written in the transaction of the action it describes, so both happen or neither,
 as one insert into ``audit_pending``: every search and read writes one, and taking the chain
 head there would serialise every action of every worker on one row until its commit. On
-SQLite, a reading transaction (a search, ``polex.store.db.reading``) inserts into the reads
-file's ``audit_pending`` instead, so that searches take no turns with writers.
+SQLite, a reading transaction (a search, ``polex.store.db.reading``) appends its entry to the
+journal beside the database at its commit instead (``polex.audit.reading``), so that searches
+take no lock at all.
 ``chain`` then moves committed entries, oldest first, into the hash chain in batches: each
 entry's hash covers its content and the previous entry's hash, so any changed, removed or
 reordered entry breaks the chain from that point on (``verify`` finds it). Every server worker
@@ -14,16 +15,16 @@ reports, verify, checkpoints) chains first, so it reads everything committed bef
 from __future__ import annotations
 
 import hashlib
-from _json import make_encoder
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from json.encoder import encode_basestring
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from polex.audit import reading
+from polex.audit.canonical import canonical
 from polex.audit.tables import audit_head, audit_log, audit_pending
 from polex.store import bulk, db, listed
 from polex.store.cursor import driver_cursor
@@ -43,20 +44,6 @@ def _iso(ts: datetime | str) -> str:
     if ts.tzinfo:
         ts = ts.astimezone(UTC).replace(tzinfo=None)
     return ts.isoformat(timespec="microseconds")
-
-
-# The json module's C encoder with ``canonical``'s options, made once: ``json.dumps`` and
-# ``JSONEncoder.encode`` make a new one on every call, which cost more than encoding an entry's
-# fields (every search encodes three values). Without a check for circular references, which
-# values built of an entry's fields cannot hold; the output is the json module's.
-_ITERENCODE = make_encoder(None, str, encode_basestring, None, ":", ",", True, False, True)
-
-
-def canonical(value: Any) -> str:
-    """JSON as hashed: sorted keys, no spaces, non-ASCII as is."""
-    if isinstance(value, str):
-        return encode_basestring(value)
-    return "".join(_ITERENCODE(value, 0))
 
 
 def entry_hash(
@@ -98,9 +85,7 @@ def _hash(
 
 
 # Built once: building and caching statements would cost more than running them.
-_LOCK_HEAD = select(
-    audit_head.c.seq, audit_head.c.hash, audit_head.c.reads_file, audit_head.c.reads_chained
-).where(audit_head.c.id == 1)
+_LOCK_HEAD = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
 _START = {
     "postgresql": pg_insert(audit_head)
     .values(id=1, seq=0, hash=GENESIS)
@@ -118,19 +103,6 @@ _LOG_COLUMNS = tuple(c.name for c in audit_log.c)
 # through SQLAlchemy's rows and type conversions, chaining cost more than the search it audits.
 _PENDING_READ = ", ".join(c for c in _LOG_COLUMNS if c in audit_pending.c)
 _OLDEST_PENDING = f"SELECT id, {_PENDING_READ} FROM audit_pending ORDER BY id LIMIT {{batch:d}}"
-_READS = db.READS_SCHEMA
-_OLDEST_READS = (
-    f"SELECT id, {_PENDING_READ} FROM {_READS}.audit_pending WHERE id > ? ORDER BY id LIMIT ?"
-)
-_READS_INSERT = "INSERT INTO {}.audit_pending ({}) VALUES ({})".format(
-    _READS, ", ".join(_PENDING_COLUMNS), ", ".join("?" for _ in _PENDING_COLUMNS)
-)
-_PRUNE_READS = (
-    f"DELETE FROM {_READS}.audit_pending WHERE id < ? AND (SELECT id FROM {_READS}.identity) = ?"
-)
-_CHAINED_READS = select(audit_head.c.reads_file, audit_head.c.reads_chained).where(
-    audit_head.c.id == 1
-)
 _DELETE_CHAINED = {
     dialect: delete(audit_pending).where(listed.one_of(audit_pending.c.id, "ids", dialect))
     for dialect in ("postgresql", "sqlite")
@@ -138,12 +110,7 @@ _DELETE_CHAINED = {
 _STORE_HEAD = (
     update(audit_head)
     .where(audit_head.c.id == 1)
-    .values(
-        seq=bindparam("new_seq"),
-        hash=bindparam("new_hash"),
-        reads_file=bindparam("new_reads_file"),
-        reads_chained=bindparam("new_reads_chained"),
-    )
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 )
 _FIELDS = ("agency", "target", "purpose", "case_ref")
 BATCH = 2000
@@ -196,49 +163,45 @@ def append_many(conn: Connection, entries: Sequence[dict[str, Any]]) -> None:
     ]
     # The database driver's own insert (COPY on PostgreSQL): every search and read pays for
     # this one, and a built SQLAlchemy insert costs more than SQLite spends storing the row.
-    insert = bulk.inserter(conn.engine.url.drivername, audit_pending, _PENDING_COLUMNS)
     if db.in_reading_transaction(conn):
-        db.write_reads(conn, _READS_INSERT, insert.convert_all(rows))
-    else:
-        insert.write(conn, insert.convert_all(rows))
+        db.append_at_commit(conn, reading.lines(rows))
+        return
+    insert = bulk.inserter(conn.engine.url.drivername, audit_pending, _PENDING_COLUMNS)
+    insert.write(conn, insert.convert_all(rows))
 
 
-def _lock_head(conn: Connection) -> tuple[int, str, str | None, int]:
-    """The last chained sequence number and hash, and the reads file chained from with its
-    last id chained; the head row locked till commit on PostgreSQL (SQLite's write lock
-    serialises chainers already)."""
+def _lock_head(conn: Connection) -> tuple[int, str]:
+    """The last chained sequence number and hash; the head row locked till commit on
+    PostgreSQL (SQLite's write lock serialises chainers already)."""
     row = conn.execute(_LOCK_HEAD.with_for_update()).first()
     if row is None:  # the very first entry of the node (several workers may race to it)
         conn.execute(_START[conn.dialect.name])
         row = conn.execute(_LOCK_HEAD.with_for_update()).first()
         assert row is not None
-    return row.seq, row.hash, row.reads_file, row.reads_chained
+    return row.seq, row.hash
 
 
 def chain(conn: Connection, batch: int = BATCH) -> int:
-    """Chain the committed entries waiting in ``audit_pending`` (and in the reads file's),
-    oldest first, in the caller's transaction; returns how many.
+    """Chain the committed entries waiting in ``audit_pending`` (and on SQLite in the
+    journal), oldest first, in the caller's transaction; returns how many.
 
     The head is locked before the pending rows are read, so a second chainer waits and then
     sees them gone; rows are removed by id, never by range, because a row with a lower id may
-    commit later (it is chained by the next run). The reads file's ids commit in order (one
-    writer at a time, the id taken under its lock), so there a range is safe: every id above
-    the last one chained is an entry not chained yet."""
+    commit later (it is chained by the next run). A segment of the journal is written in order
+    by its one process, so there the bytes chained so far tell what is left."""
     done = 0
-    seq, prev, reads_file, reads_chained = _lock_head(conn)
+    seq, prev = _lock_head(conn)
     dialect = conn.dialect.name
-    identity = db.reads_identity(conn)
-    reads = identity is not None
-    if identity != reads_file:  # a reads file other than the head's has nothing chained yet
-        reads_file, reads_chained = identity, 0
+    database = db.journal_database(conn)
+    segments = reading.Segments(conn, database) if database else None
+    if segments:
+        segments.prune(conn)
     entries = bulk.inserter(conn.engine.url.drivername, audit_log, _LOG_COLUMNS)
     while True:
         with driver_cursor(conn) as cursor:
             cursor.execute(_OLDEST_PENDING.format(batch=batch))
             pending = cursor.fetchall()
-            waiting = []
-            if reads:
-                waiting = cursor.execute(_OLDEST_READS, (reads_chained, batch)).fetchall()
+        waiting = segments.take(batch) if segments else []
         if not pending and not waiting:
             break
         rows = []
@@ -257,34 +220,9 @@ def chain(conn: Connection, batch: int = BATCH) -> int:
         if pending:
             ids = listed.value(dialect, [p[0] for p in pending])
             conn.execute(_DELETE_CHAINED[dialect], {"ids": ids})
-        if waiting:
-            reads_chained = waiting[-1][0]
         done += len(pending) + len(waiting)
+    if segments:
+        segments.record(conn)
     if done:
-        conn.execute(
-            _STORE_HEAD,
-            {
-                "new_seq": seq,
-                "new_hash": prev,
-                "new_reads_file": reads_file,
-                "new_reads_chained": reads_chained,
-            },
-        )
+        conn.execute(_STORE_HEAD, {"new_seq": seq, "new_hash": prev})
     return done
-
-
-def prune_reads(conn: Connection) -> None:
-    """Delete the reads file's entries that are chained, all but the last (see
-    ``READS_PENDING``), in a reading transaction of their own (``polex.store.db.reading``).
-
-    Not in ``chain``'s transaction: that one has read the reads file, and SQLite refuses a
-    write to a file whose snapshot is older than its last commit (every search commits one);
-    taking the reads file's lock before reading it instead would keep every search waiting
-    for the whole run. The head read here is the last chaining run's, committed, and what it
-    chained stays chained whatever becomes of this transaction."""
-    head = conn.execute(_CHAINED_READS).first()
-    if not db.in_reading_transaction(conn) or head is None or head.reads_file is None:
-        return
-    # the file's identity asked by the delete itself: a read of the reads file before its
-    # first write would begin a snapshot of it, which a search's commit makes too old to write
-    db.write_reads(conn, _PRUNE_READS, [(head.reads_chained, head.reads_file)])

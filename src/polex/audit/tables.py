@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text, text
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
 
-from polex.store import db
 from polex.store.metadata import Json, Timestamp, metadata
 
 
@@ -48,39 +47,25 @@ audit_pending = Table(
 )
 
 # One row: the last sequence number and hash. Updating it takes a row lock on PostgreSQL,
-# which serialises chainers across workers (SQLite serialises writers already). On SQLite also
-# the reads file's identity and its last entry chained (see ``READS_PENDING``).
+# which serialises chainers across workers (SQLite serialises writers already).
 audit_head = Table(
     "audit_head",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
-    Column("reads_file", String(32)),
-    Column("reads_chained", BigInteger, nullable=False, server_default=text("0")),
 )
 
-# On SQLite, the entries of reading transactions (searches) wait in the reads file
-# (``polex.store.db.reading``), in a table of ``audit_pending``'s columns. A transaction
-# cannot commit both files at once, so ``chain`` never deletes what it chains in the same
-# transaction: it records in the head the last id it chained, and ``prune_reads`` deletes
-# the entries before that one in a transaction of its own. The last one chained stays, so
-# that a new entry's id (the largest id plus one) is never one taken already (AUTOINCREMENT
-# would ensure that too, at the cost of a second page written by every search). A new reads
-# file, told apart by its identity (``polex.store.db.reads_identity``), starts from nothing
-# chained.
-READS_PENDING = f"""CREATE TABLE IF NOT EXISTS {db.READS_SCHEMA}.audit_pending (
-    id INTEGER PRIMARY KEY,
-    ts TEXT NOT NULL,
-    actor VARCHAR(160) NOT NULL,
-    agency VARCHAR(32),
-    action VARCHAR(48) NOT NULL,
-    target VARCHAR(255),
-    purpose TEXT,
-    case_ref VARCHAR(128),
-    details TEXT NOT NULL
-)"""
-db.READS_TABLES.append(READS_PENDING)
+# On SQLite, the entries of reading transactions (searches) are lines in the journal's
+# segments beside the database (``polex.store.journal``), which cannot commit with the
+# database: the bytes of each segment chained so far are recorded here, in the transaction
+# that chains them, so a crash either side of that commit neither loses nor repeats one.
+audit_journal = Table(
+    "audit_journal",
+    metadata,
+    Column("segment", String(80), primary_key=True),
+    Column("chained", BigInteger, nullable=False),
+)
 
 audit_checkpoints = Table(
     "audit_checkpoints",

@@ -20,7 +20,6 @@ from polex.audit import checkpoint
 from polex.audit import log as audit
 from polex.match.crossmatch import drain
 from polex.node.home import Node
-from polex.store import db
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +61,7 @@ class Periodic:
 
 def chain_audit(engine: Engine) -> int:
     with engine.begin() as conn:
-        chained = audit.chain(conn)
-    with db.reading(), engine.begin() as conn:
-        audit.prune_reads(conn)
-    return chained
+        return audit.chain(conn)
 
 
 def checkpoint_audit(node: Node) -> checkpoint.Checkpoint | None:

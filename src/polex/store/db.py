@@ -8,7 +8,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
+
+from polex.store import journal
 
 # Every module that registers tables on the shared MetaData; imported before create/migrate.
 TABLE_MODULES = (
@@ -35,9 +37,6 @@ SQLITE_BUSY_TIMEOUT = 30.0
 # Pauses between tries of a BEGIN that found the write lock taken, in seconds.
 LOCK_RETRY_FIRST = 50e-6
 LOCK_RETRY_LONGEST = 1e-3
-# Pauses on the event loop of a write to the reads file that found its lock taken, before the
-# work is given up to be tried again (see ``write_reads``).
-LOOP_TRIES = 2
 # SQLite connections a process keeps open: one per request thread of a server worker (AnyIO
 # runs at most 40 at once). With SQLAlchemy's default of 5, eight concurrent requests closed
 # and opened connections all the time, each open paying for its pragmas: a third of the CPU
@@ -58,51 +57,14 @@ def load_tables() -> None:
                 raise
 
 
-# Beside a SQLite database file, a second one attached to each of its connections as ``reads``
-# (``polex.db`` has ``polex.db-reads``): what a reading transaction writes, its audit entries,
-# until they are chained into the main file. Every search writes its entry; written into the
-# main file, each search would take the write lock that writers of every worker take turns on,
-# and its commit would empty the page cache of every other connection to the main file.
-READS_SCHEMA = "reads"
-READS_SUFFIX = "-reads"
-# Tables of the reads file, created by every new connection if missing; the capabilities whose
-# entries live there register them (``polex.audit.tables``).
-READS_TABLES: list[str] = []
-# A write to the main file that changes nothing, to take the main file's write lock alone:
-# BEGIN IMMEDIATE would take the reads file's as well, and keep searches waiting for writers.
-TAKE_MAIN_LOCK = "DELETE FROM main.audit_head WHERE 0"
-# A read of the main file alone, which begins a transaction's snapshot of it.
+# A read of the main file, which begins a transaction's snapshot of it.
 _TAKE_SNAPSHOT = "SELECT 1 FROM main.sqlite_master LIMIT 1"
-
-
-# A random id the reads file is created with, which tells it from a file that replaced it.
-_READS_IDENTITY_TABLE = f"CREATE TABLE IF NOT EXISTS {READS_SCHEMA}.identity (id TEXT NOT NULL)"
-_READS_IDENTITY = f"SELECT id FROM {READS_SCHEMA}.identity"
-_READS_IDENTIFIED = (
-    f"INSERT INTO {READS_SCHEMA}.identity (id) SELECT lower(hex(randomblob(16)))"
-    f" WHERE NOT EXISTS (SELECT 1 FROM {READS_SCHEMA}.identity)"
-)
-
-
-def reads_file(database: str) -> str:
-    """The reads file of a SQLite database file."""
-    return database + READS_SUFFIX
-
-
-def reads_identity(conn: Connection) -> str | None:
-    """The identity of the reads file attached to ``conn``, None without one."""
-    if conn.dialect.name != "sqlite" or not conn.connection.info.get("polex_reads"):
-        return None
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    row = driver.execute(_READS_IDENTITY).fetchone()
-    return str(row[0]) if row else None
 
 
 def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
     """WAL lets readers run beside the single writer; BEGIN is ours (see make_engine). A file
-    database gets its reads file attached (an in-memory one has none: its reading
-    transactions are writers)."""
+    database's reading transactions append to its journal (an in-memory one has none: its
+    reading transactions are writers)."""
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -111,19 +73,7 @@ def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000:.0f}")
     record.info["polex_busy_wait"] = True
     main = next(row[2] for row in cur.execute("PRAGMA database_list") if row[1] == "main")
-    if main:
-        cur.execute(f"ATTACH DATABASE ? AS {READS_SCHEMA}", (reads_file(main),))
-        cur.execute(f"PRAGMA {READS_SCHEMA}.journal_mode=WAL")
-        cur.execute(f"PRAGMA {READS_SCHEMA}.synchronous=NORMAL")
-        cur.execute(_READS_IDENTITY_TABLE)
-        if cur.execute(_READS_IDENTITY).fetchone() is None:  # a new file: a write, once
-            cur.execute(_READS_IDENTIFIED)
-        load_tables()
-        for ddl in READS_TABLES:
-            cur.execute(ddl)
-        record.info["polex_reads"] = True
-        tables = cur.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'audit_head'")
-        record.info["polex_main_lock"] = tables.fetchone() is not None
+    record.info["polex_database"] = main or None
     cur.close()
 
 
@@ -144,16 +94,12 @@ def _begin_immediate(conn: Connection, deadline: float) -> None:
     SQLAlchemy costs several times what SQLite spends on it."""
     driver = conn.connection.driver_connection
     assert driver is not None  # a connection that begins is checked out of the pool
-    main_only = conn.connection.info.get("polex_main_lock", False)
     _fail_when_busy(conn)
     try:
         pause = LOCK_RETRY_FIRST
         while True:
             try:
-                if main_only:
-                    _begin_main_only(driver)
-                else:
-                    driver.execute("BEGIN IMMEDIATE")
+                driver.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as error:
                 if not _busy(error) or time.monotonic() + pause > deadline:
@@ -188,14 +134,16 @@ def _wait_when_busy(conn: Connection) -> None:
 
 
 def _begin_reading(conn: Connection) -> None:
-    """BEGIN, and the main file's snapshot taken at once: a connection whose busy handler a
-    reading transaction left off (``_fail_when_busy``) may find the main file locked, where a
-    reader in WAL mode rarely does (a crashed process's log being recovered, the last
-    connection of a process closing). That is met here, and waited for in pauses as
+    """BEGIN, and the main file's snapshot taken at once, with SQLite's busy handler off
+    (``_fail_when_busy``: on the event loop, a search must not sleep inside SQLite). The main
+    file may then be found locked, where a reader in WAL mode rarely meets a lock (a crashed
+    process's log being recovered, the last connection of a process closing). That is met
+    here, and waited for in pauses as
     ``_begin_immediate`` does (on the event loop, WriteLockBusy), not by a search's first
     query half-way through its work."""
     driver = conn.connection.driver_connection
     assert driver is not None
+    _fail_when_busy(conn)
     deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
     pause = LOCK_RETRY_FIRST
     while True:
@@ -215,86 +163,23 @@ def _begin_reading(conn: Connection) -> None:
         pause = min(2 * pause, LOCK_RETRY_LONGEST)
 
 
-def _begin_main_only(driver: sqlite3.Connection) -> None:
-    """BEGIN IMMEDIATE on the main file alone (on a schema before its first migration, every
-    transaction begins IMMEDIATE: there is no table to take the lock with)."""
-    driver.execute("BEGIN")
-    try:
-        driver.execute(TAKE_MAIN_LOCK)
-    except BaseException:
-        driver.execute("ROLLBACK")
-        raise
+def append_at_commit(conn: Connection, data: bytes) -> None:
+    """Append ``data`` (whole lines) to the database's journal (``polex.store.journal``) when
+    the reading transaction of ``conn`` commits, and not at all if it rolls back."""
+    conn.info.setdefault("polex_appends", []).append(data)
 
 
-def write_reads(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    """Run ``sql`` over ``rows`` in the reads file, in a reading transaction: the write lock it
-    takes is the reads file's alone, held by other reading transactions for one insert and
-    its commit. Within the process, the transaction queues for it on a lock of the process
-    (``_ReadsLock``); held by another process, it is tried again after pauses as
-    ``_begin_immediate`` does (SQLite's busy handler would sleep a millisecond or more). On
-    the event loop (``without_waiting``) it pauses there LOOP_TRIES times at most, then raises
-    WriteLockBusy, and the loop tries the whole work again later: the lock is nearly always
-    another search's, released within tens of microseconds, and a pause of that length costs
-    less than the search done again (under eight concurrent lookups in two workers, one lookup
-    in six was done again)."""
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    local: _ReadsLock = conn.connection.info["polex_reads_lock"]
-    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
-    waiting = not _no_wait.get()
-    if waiting:
-        local.take(conn, deadline)
-    pause, tries = LOCK_RETRY_FIRST, 0
-    _fail_when_busy(conn)
-    while True:
-        if waiting or local.take_now(conn):
-            try:
-                driver.executemany(sql, rows)
-                return
-            except sqlite3.OperationalError as error:
-                if not _busy(error) or time.monotonic() + pause > deadline:
-                    raise OperationalError(sql, None, error) from error
-        tries += 1
-        if not waiting and tries > LOOP_TRIES:
-            raise WriteLockBusy("another transaction holds the reads file")
-        time.sleep(pause * random.uniform(0.5, 1.5))
-        pause = min(2 * pause, LOCK_RETRY_LONGEST)
-
-
-class _ReadsLock:
-    """The reads file's write lock, taken by one reading transaction of this process at a
-    time, from its first write to its commit or rollback, for the reason ``_WriteLock``
-    gives: four threads of one process trying the file's lock in short pauses took the GIL
-    from the one holding it, and lost 39 % of their lookups to the audit (one thread 22 %)."""
-
-    def __init__(self) -> None:
-        self._local = threading.Lock()
-        self._holder: Connection | None = None
-
-    def take(self, conn: Connection, deadline: float) -> None:
-        if self._holder is conn:
-            return
-        if not self._local.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            error = sqlite3.OperationalError("database is locked")
-            raise OperationalError("reads file", None, error) from error
-        self._holder = conn
-
-    def take_now(self, conn: Connection) -> bool:
-        if self._holder is conn:
-            return True
-        if not self._local.acquire(blocking=False):
-            return False
-        self._holder = conn
-        return True
-
-    def release(self, conn: Connection) -> None:
-        if self._holder is conn:
-            self._holder = None
-            self._local.release()
+def journal_database(conn: Connection) -> str | None:
+    """The SQLite database file whose journal the reading transactions of ``conn`` append to;
+    None on PostgreSQL and in memory."""
+    if conn.dialect.name != "sqlite":
+        return None
+    database = conn.connection.info.get("polex_database")
+    return str(database) if database else None
 
 
 def in_reading_transaction(conn: Connection) -> bool:
-    """Whether ``conn`` is in a transaction begun under ``reading`` with a reads file."""
+    """Whether ``conn`` is in a transaction begun under ``reading`` on a database file."""
     return bool(conn.info.get("polex_reading"))
 
 
@@ -304,12 +189,12 @@ _reading: ContextVar[bool] = ContextVar("polex_sqlite_reading", default=False)
 
 @contextmanager
 def reading() -> Iterator[None]:
-    """Transactions begun in this context read the main file and write only to the reads
-    file (``write_reads``): a search, which writes nothing but its audit entry. They take no
-    write lock when they begin and wait for no writer, an import holding the main file's lock
-    for minutes included. A transaction begun here must not write to the main file: SQLite
-    would commit that write apart from its audit entry. No effect on PostgreSQL, nor on a
-    database without a reads file."""
+    """Transactions begun in this context read the database and write nothing to it: a
+    search, whose one write, its audit entry, is appended to the journal at commit
+    (``append_at_commit``). They take no write lock and wait for no writer, an import holding
+    the write lock for minutes included. A transaction begun here must not write to the
+    database: SQLite would commit that write apart from its audit entry. No effect on
+    PostgreSQL, nor on an in-memory database, which has no journal."""
     token = _reading.set(True)
     try:
         yield
@@ -372,13 +257,9 @@ class _WriteLock:
     def __init__(self) -> None:
         self._local = threading.Lock()
         self._holder: Connection | None = None
-        self.reads = _ReadsLock()
-
-    def connect(self, _dbapi_conn: Any, record: Any) -> None:
-        record.info["polex_reads_lock"] = self.reads
 
     def begin(self, conn: Connection) -> None:
-        if _reading.get() and conn.connection.info.get("polex_reads"):
+        if _reading.get() and conn.connection.info.get("polex_database"):
             _begin_reading(conn)
             conn.info["polex_reading"] = True
             return
@@ -413,30 +294,35 @@ class _WriteLock:
         """Sent here, not by SQLAlchemy after this event (it then finds no transaction, and
         its commit does nothing): the lock is released once the commit is done, so the next
         in line finds the database's lock free. A commit that fails keeps the lock until the
-        rollback that follows. A reading transaction holds at most the process's lock of the
-        reads file (``_ReadsLock``), released here too."""
+        rollback that follows. A reading transaction holds no lock: its lines go to the journal
+        before it ends, so that a failed append fails the transaction."""
         if self._holder is not conn and not in_reading_transaction(conn):
             return
         driver = conn.connection.driver_connection
         assert driver is not None
+        reading = in_reading_transaction(conn)
+        if reading and (appends := conn.info.pop("polex_appends", None)):
+            journal.append(conn.connection.info["polex_database"], b"".join(appends))
         try:
             driver.execute("COMMIT")
         except sqlite3.Error as error:
             raise OperationalError("COMMIT", None, error) from error
-        if conn.info.pop("polex_reading", False):
-            self.reads.release(conn)
+        if reading:
+            conn.info.pop("polex_reading")
         else:
             self._release()
 
     def rollback(self, conn: Connection) -> None:
-        reading = conn.info.pop("polex_reading", False) if not conn.invalidated else False
+        reading = False
+        if not conn.invalidated:
+            conn.info.pop("polex_appends", None)
+            reading = conn.info.pop("polex_reading", False)
         try:
             if self._holder is conn or reading:
                 driver = None if conn.invalidated else conn.connection.driver_connection
                 if driver is not None and driver.in_transaction:
                     driver.execute("ROLLBACK")
         finally:
-            self.reads.release(conn)  # also of a connection invalidated while it held it
             if self._holder is conn:
                 self._release()
 
@@ -456,7 +342,6 @@ def make_engine(url: str | URL) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         lock = _WriteLock()
-        event.listen(engine, "connect", lock.connect)
         event.listen(engine, "begin", lock.begin)
         event.listen(engine, "commit", lock.commit)
         event.listen(engine, "rollback", lock.rollback)
