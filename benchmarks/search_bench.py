@@ -328,11 +328,17 @@ def audit_replaced_by_noop() -> Iterator[None]:
         engine.audit = real
 
 
-def _chain_all(node: Any) -> None:
-    """What the server workers do in the background, paid here inside the timed arm."""
-    from polex.node.background import chain_audit
+_chainers: dict[int, Any] = {}
 
-    chain_audit(node.engine)
+
+def _chain_all(node: Any) -> None:
+    """What the server workers do in the background (chaining, and vacuuming the queue every so
+    many entries), paid here inside the timed arm."""
+    from polex.node.background import AuditChainer
+
+    if id(node.engine) not in _chainers:
+        _chainers[id(node.engine)] = AuditChainer(node.engine)
+    _chainers[id(node.engine)]()
 
 
 def _round(run: Callable[[Any], Any], queries: list[Any], clients: int) -> None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
 from polex.audit import checkpoint
 from polex.audit import log as audit
 from polex.audit.tables import audit_log, audit_pending
-from polex.node.background import Periodic, chain_audit, checkpoint_audit
+from polex.node.background import AuditChainer, Periodic, chain_audit, checkpoint_audit
 from polex.node.home import Node
 
 
@@ -67,3 +68,29 @@ def test_a_checkpoint_is_signed_only_when_something_new_came(node: Node) -> None
             select(audit_log.c.actor).where(audit_log.c.action == "audit.checkpoint")
         ).scalars()
         assert list(actors) == [f"node:{node.name}"]
+
+
+def test_chaining_on_postgresql_vacuums_the_queue_so_it_does_not_grow(node: Node) -> None:
+    """Each entry is a row of audit_pending until chained; without a VACUUM the deleted rows
+    keep their space (this server runs no autovacuum), and the table grows with every entry
+    ever written. Vacuumed every thousand entries, it stays the size of a thousand."""
+    if node.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite reuses the space of deleted rows itself")
+    chainer = AuditChainer(node.engine, vacuum_every=1000)
+    sizes = []
+    for batch in range(10):
+        with node.engine.begin() as conn:
+            audit.append_many(
+                conn,
+                [
+                    {"actor": "anna@DE-BKA", "action": "search", "details": {"i": i}}
+                    for i in range(batch * 1000, (batch + 1) * 1000)
+                ],
+            )
+        assert chainer() == 1000
+        with node.engine.connect() as conn:
+            sizes.append(
+                conn.execute(text("SELECT pg_relation_size('audit_pending')")).scalar_one()
+            )
+    assert counts(node) == (10_000, 0)
+    assert sizes[-1] <= 2 * sizes[0], sizes

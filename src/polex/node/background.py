@@ -64,6 +64,24 @@ def chain_audit(engine: Engine) -> int:
         return audit.chain(conn)
 
 
+class AuditChainer:
+    """``chain_audit`` run after run, vacuuming the queue of waiting entries every
+    ``vacuum_every`` entries this worker chained (``audit.VACUUM_EVERY``)."""
+
+    def __init__(self, engine: Engine, vacuum_every: int = audit.VACUUM_EVERY) -> None:
+        self.engine = engine
+        self.vacuum_every = vacuum_every
+        self._since_vacuum = 0
+
+    def __call__(self, _stop: threading.Event | None = None) -> int:
+        done = chain_audit(self.engine)
+        self._since_vacuum += done
+        if self._since_vacuum >= self.vacuum_every:
+            audit.vacuum_pending(self.engine)
+            self._since_vacuum = 0
+        return done
+
+
 def checkpoint_audit(node: Node) -> checkpoint.Checkpoint | None:
     """Sign the head if any entry came since the last checkpoint."""
     with node.engine.begin() as conn:
@@ -75,7 +93,7 @@ def checkpoint_audit(node: Node) -> checkpoint.Checkpoint | None:
 def tasks(node: Node) -> list[Periodic]:
     engine = node.engine
     return [
-        Periodic("polex-audit-chain", lambda _stop: chain_audit(engine), CHAIN_INTERVAL),
+        Periodic("polex-audit-chain", AuditChainer(engine), CHAIN_INTERVAL),
         Periodic(
             "polex-audit-checkpoint", lambda _stop: checkpoint_audit(node), CHECKPOINT_INTERVAL
         ),

@@ -110,6 +110,8 @@ class BulkInsert:
                 with cursor.copy(self.copy_sql) as copy:
                     for row in rows:
                         copy.write_row(row)
+            elif len(rows) == 1:  # psycopg's executemany enters pipeline mode: dearer for one
+                cursor.execute(self.insert_sql, rows[0])
             else:
                 cursor.executemany(self.insert_sql, rows)
 
