@@ -57,6 +57,9 @@ AGENCY = "DE-BKA"
 PURPOSE = "benchmark"
 MAX_QUERIES = 2000
 HTTP_AUDIT_ROUNDS = 4
+# Identifier lookups per round of the in-process audit arms: a round of 200 took 0.1 s, too
+# short to keep one arm's stray pause out of its median.
+ID_ROUND = 1000
 KINDS = {
     "id": "identifier",
     "name": "name",
@@ -363,7 +366,9 @@ def audit_overhead(node: Any, data: Data, rounds: int, clients: int) -> dict[str
 
     run = _searcher(node)
     kinds = {
-        "id": [SearchQuery(identifiers=[n], purpose=PURPOSE, limit=10) for n in data.numbers[:200]],
+        "id": [
+            SearchQuery(identifiers=[n], purpose=PURPOSE, limit=10) for n in data.numbers[:ID_ROUND]
+        ],
         "name": [
             SearchQuery(name=n, birth_date=b, purpose=PURPOSE, limit=10)
             for n, b, _, _ in data.name_queries[:100]
@@ -446,9 +451,10 @@ def _http_client(args: tuple[str, str, list[str], int, float]) -> tuple[int, lis
     return errors[0], [x for per in latencies for x in per]
 
 
-def _serve(home: Path, workers: int, audit: bool = True) -> Iterator[str]:
-    """`polex serve --workers N` on free ports until the caller is done; yields its base URL.
-    Without ``audit``, its searches skip the audit append (``without_audit/sitecustomize.py``)."""
+def _serve(home: Path, workers: int, audit: bool = True) -> Iterator[tuple[str, int]]:
+    """`polex serve --workers N` on free ports until the caller is done; yields its base URL and
+    process id. Without ``audit``, its searches skip the audit append
+    (``without_audit/sitecustomize.py``)."""
     import httpx
 
     port = _free_port()
@@ -474,7 +480,7 @@ def _serve(home: Path, workers: int, audit: bool = True) -> Iterator[str]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.5)
-        yield base
+        yield base, server.pid
     finally:
         server.terminate()
         server.wait(30)
@@ -501,11 +507,55 @@ def _httpx_rate(
     }
 
 
+def _process_cpu(pid: int) -> float:
+    """CPU seconds of a process and its descendants now (Linux /proc; 0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    spent: dict[int, float] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        spent[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, grew = {pid}, True
+    while grew:
+        more = {p for p, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(spent.get(p, 0.0) for p in tree)
+
+
+def _postgres_cpu() -> float:
+    """CPU seconds of every PostgreSQL process of this machine now (its backends serve the
+    node; another database's load would count too)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def _wrk_rate(
-    wrk: str, base: str, token: str, numbers: list[str], clients: int, seconds: float, home: Path
+    wrk: str,
+    base: str,
+    token: str,
+    numbers: list[str],
+    clients: int,
+    seconds: float,
+    home: Path,
+    cpu: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
     """wrk (C, event-driven, two threads) with search_wrk.lua rotating the numbers: the load
-    generator takes little of the CPU the server needs."""
+    generator takes little of the CPU the server needs. With ``cpu`` (the server's CPU seconds
+    so far), also the CPU it spent per request of the measured run."""
     listing = home / "numbers.txt"
     listing.write_text("\n".join(numbers) + "\n", encoding="utf-8")
     script = Path(__file__).with_name("search_wrk.lua")
@@ -519,8 +569,11 @@ def _wrk_rate(
         return figures
 
     run(2)  # warm up
+    before = cpu() if cpu else 0.0
     figures = run(seconds)
+    spent = cpu() - before if cpu else None
     return {
+        "cpu_us_per_request": spent and 1e6 * spent / max(1, figures["requests"]),
         "generator": "wrk",
         "req_per_s": figures["requests"] / figures["seconds"],
         "p50_ms": figures["p50_ms"],
@@ -532,26 +585,42 @@ def _wrk_rate(
 
 def _http_audit_overhead(
     wrk: str,
-    servers: dict[str, str],
+    servers: dict[str, tuple[str, int]],
     token: str,
     numbers: list[str],
     clients: int,
     seconds: float,
     home: Path,
+    postgres: bool,
 ) -> dict[str, Any]:
     """Requests per second of two servers over the same database, one with the audit trail and
     one without, measured in turn (each first in every other round): the audit's share of
-    what the node serves, where the request's HTTP, authentication and search all count."""
+    what the node serves, where the request's HTTP, authentication and search all count.
+
+    Also the CPU each request cost the server (its workers, and on PostgreSQL the database
+    server's processes): on a machine whose CPUs the server fills, throughput follows it, and
+    it varies less from round to round than the rate does."""
     rates: dict[str, list[float]] = {"with": [], "without": []}
+    cpus: dict[str, list[float]] = {"with": [], "without": []}
     for n in range(HTTP_AUDIT_ROUNDS):
         for arm in ("with", "without") if n % 2 == 0 else ("without", "with"):
-            run = _wrk_rate(wrk, servers[arm], token, numbers, clients, seconds, home)
+            base, pid = servers[arm]
+
+            def cpu(pid: int = pid) -> float:
+                return _process_cpu(pid) + (_postgres_cpu() if postgres else 0.0)
+
+            run = _wrk_rate(wrk, base, token, numbers, clients, seconds, home, cpu)
             rates[arm].append(run["req_per_s"])
+            cpus[arm].append(run["cpu_us_per_request"])
     overheads = [
         100 * (1 - audited / bare)
         for audited, bare in zip(rates["with"], rates["without"], strict=True)
     ]
+    cpu_with, cpu_without = (statistics.median(cpus[arm]) for arm in ("with", "without"))
     return {
+        "cpu_us_per_request_with": cpu_with,
+        "cpu_us_per_request_without": cpu_without,
+        "cpu_overhead_pct": 100 * (1 - cpu_without / cpu_with),
         "kind": "id-http",
         "clients": clients,
         "with_audit_per_s": statistics.mean(rates["with"]),
@@ -562,7 +631,13 @@ def _http_audit_overhead(
 
 
 def http_rate(
-    home: Path, token: str, numbers: list[str], clients: int, workers: int, seconds: float
+    home: Path,
+    token: str,
+    numbers: list[str],
+    clients: int,
+    workers: int,
+    seconds: float,
+    postgres: bool,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Identifier lookups per second over HTTP against `polex serve --workers N` with
     concurrent keep-alive clients: wrk when installed (Debian's `wrk`, `make system`), and
@@ -571,13 +646,22 @@ def http_rate(
     runs = []
     overhead = None
     serve = contextmanager(_serve)
-    with serve(home, workers) as base, serve(home, workers, audit=False) as bare:
+    with serve(home, workers) as audited, serve(home, workers, audit=False) as bare:
+        base = audited[0]
         if wrk := shutil.which("wrk"):
             runs.append(_wrk_rate(wrk, base, token, numbers, clients, seconds, home))
         runs.append(_httpx_rate(base, token, numbers, clients, seconds))
         if wrk:
-            servers = {"with": base, "without": bare}
-            overhead = _http_audit_overhead(wrk, servers, token, numbers, clients, seconds, home)
+            overhead = _http_audit_overhead(
+                wrk,
+                {"with": audited, "without": bare},
+                token,
+                numbers,
+                clients,
+                seconds,
+                home,
+                postgres=postgres,
+            )
     first = runs[0]
     return {
         "http_req_per_s": first["req_per_s"],
@@ -735,7 +819,14 @@ def print_tables(rows: list[dict[str, Any]], audit_rows: list[dict[str, Any]]) -
             )
     Console(width=200).print(http)
     audit = Table(
-        "backend", "searches", "clients", "with audit /s", "without audit /s", "overhead", "rounds"
+        "backend",
+        "searches",
+        "clients",
+        "with audit /s",
+        "without audit /s",
+        "overhead",
+        "rounds",
+        "CPU µs per request with / without (overhead)",
     )
     audit.title = "audit overhead on search throughput"
     for row in audit_rows:
@@ -748,6 +839,13 @@ def print_tables(rows: list[dict[str, Any]], audit_rows: list[dict[str, Any]]) -
                 f"{figures['without_audit_per_s']:.1f}",
                 f"{figures['overhead_pct']:.1f} %",
                 "{:.1f} to {:.1f} %".format(*figures["overhead_pct_range"]),
+                "{:,.0f} / {:,.0f} ({:.1f} %)".format(
+                    figures["cpu_us_per_request_with"],
+                    figures["cpu_us_per_request_without"],
+                    figures["cpu_overhead_pct"],
+                )
+                if "cpu_overhead_pct" in figures
+                else "-",
             )
     Console(width=200).print(audit)
 
@@ -837,7 +935,13 @@ def main() -> None:
                 audit_rows.append({"backend": name, "runs": runs})
                 console.print(f"{name}: HTTP, {args.workers} workers, {args.clients} clients")
                 http, http_overhead = http_rate(
-                    node.home, token, data.numbers, args.clients, args.workers, args.http_seconds
+                    node.home,
+                    token,
+                    data.numbers,
+                    args.clients,
+                    args.workers,
+                    args.http_seconds,
+                    postgres=name == "postgresql",
                 )
                 result |= http
                 if http_overhead is not None:

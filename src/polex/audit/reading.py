@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -32,8 +33,13 @@ DAMAGED = "audit.journal_damaged"
 ACTOR = "polex"
 # Bytes read from a segment at a time (more when one line is longer).
 READ_BYTES = 1 << 20
-# How SQLAlchemy stores a timestamp on SQLite, which entries of the database carry too.
-_TS = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def _stored(ts: datetime) -> str:
+    """A UTC timestamp as SQLAlchemy stores it on SQLite, as the database's entries carry it
+    (``2026-12-04 19:50:00.000123``): ``isoformat`` writes that text in a fifth of the time
+    ``strftime`` takes, which was the dearest step of a search's line (6 of its 10 µs)."""
+    return ts.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def lines(rows: Sequence[Sequence[Any]]) -> bytes:
@@ -41,7 +47,7 @@ def lines(rows: Sequence[Sequence[Any]]) -> bytes:
     target, purpose, case_ref, details (canonical JSON)."""
     out = []
     for ts, actor, action, agency, target, purpose, case_ref, details in rows:
-        fields = canonical([ts.strftime(_TS), actor, agency, action, target, purpose, case_ref])
+        fields = canonical([_stored(ts), actor, agency, action, target, purpose, case_ref])
         body = f"{fields}\t{details}".encode()
         out.append(b"%s\t%08x\n" % (body, zlib.crc32(body)))
     return b"".join(out)
@@ -61,7 +67,7 @@ def _entry(line: bytes) -> Pending | None:
 
 def _damaged(segment: str, offset: int, size: int) -> Pending:
     details = canonical({"segment": segment, "offset": offset, "bytes": size})
-    return (None, utcnow().strftime(_TS), ACTOR, None, DAMAGED, segment, None, None, details)
+    return (None, _stored(utcnow()), ACTOR, None, DAMAGED, segment, None, None, details)
 
 
 class Segments:

@@ -268,7 +268,9 @@ def search(conn: Connection, principal: Principal, query: SearchQuery) -> list[H
         purpose=query.purpose,
         case_ref=query.case_ref,
         details={
-            "query": query.model_dump(mode="json", exclude={"purpose", "case_ref", "limit"}),
+            "query": query.model_dump(
+                mode="json", exclude={"purpose", "case_ref", "limit"}, exclude_defaults=True
+            ),
             "hits": [h.record.id for h in hits if h.view == View.full],
             "restricted_hits": [h.record.id for h in hits if h.view == View.hit],
             "node": principal.node,
