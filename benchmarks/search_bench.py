@@ -361,7 +361,9 @@ def audit_overhead(node: Any, data: Data, rounds: int, clients: int) -> dict[str
     server workers do in the background, so the arm pays for the whole trail.
 
     Run by one client (each search waits for the last: the commit's flush is all latency) and by
-    ``clients`` threads at once, as a node serves many officers (commits overlap)."""
+    ``clients`` threads at once, as a node serves many officers (commits overlap). Also the CPU
+    a search cost (this process and, on PostgreSQL, the server), which a stray pause of the
+    machine moves less than it moves the rate."""
     from polex.search.engine import SearchQuery
 
     run = _searcher(node)
@@ -378,12 +380,20 @@ def audit_overhead(node: Any, data: Data, rounds: int, clients: int) -> dict[str
         for q in queries:
             run(q)
     _chain_all(node)
+    postgres = node.engine.dialect.name == "postgresql"
+
+    def cpu() -> float:
+        """This process's CPU (every client thread) and the database server's."""
+        return time.process_time() + (_postgres_cpu() if postgres else 0.0)
+
     result: dict[str, Any] = {}
     for threads in (1, clients):
         spent = {(kind, arm): [0.0] * rounds for kind in kinds for arm in ("with", "without")}
+        used = {(kind, arm): 0.0 for kind in kinds for arm in ("with", "without")}
         for n in range(rounds):
             for arm in ("with", "without") if n % 2 == 0 else ("without", "with"):
                 for kind, queries in kinds.items():
+                    cpu_start = cpu()
                     start = time.perf_counter()
                     if arm == "with":
                         _round(run, queries, threads)
@@ -392,6 +402,7 @@ def audit_overhead(node: Any, data: Data, rounds: int, clients: int) -> dict[str
                         with audit_replaced_by_noop():
                             _round(run, queries, threads)
                     spent[kind, arm][n] = time.perf_counter() - start
+                    used[kind, arm] += cpu() - cpu_start
         for kind in (*kinds, "mixed"):
             parts = list(kinds) if kind == "mixed" else [kind]
             per_round = sum(len(kinds[k]) for k in parts)
@@ -404,10 +415,18 @@ def audit_overhead(node: Any, data: Data, rounds: int, clients: int) -> dict[str
                 100 * (1 - bare / audited)  # 1 - rate with / rate without
                 for audited, bare in zip(took["with"], took["without"], strict=True)
             ]
+            # summed over the rounds: /proc counts the server's CPU in ticks of 10 ms
+            cpu_with, cpu_without = (
+                1e6 * sum(used[k, arm] for k in parts) / (rounds * per_round)
+                for arm in ("with", "without")
+            )
             result[f"{kind}/{threads}"] = {
                 "kind": kind,
                 "clients": threads,
                 "searches": rounds * per_round,
+                "cpu_us_per_request_with": cpu_with,
+                "cpu_us_per_request_without": cpu_without,
+                "cpu_overhead_pct": 100 * (1 - cpu_without / cpu_with),
                 "with_audit_per_s": rounds * per_round / sum(took["with"]),
                 "without_audit_per_s": rounds * per_round / sum(took["without"]),
                 "overhead_pct": statistics.median(overheads),
@@ -826,7 +845,7 @@ def print_tables(rows: list[dict[str, Any]], audit_rows: list[dict[str, Any]]) -
         "without audit /s",
         "overhead",
         "rounds",
-        "CPU µs per request with / without (overhead)",
+        "CPU µs per search with / without (overhead)",
     )
     audit.title = "audit overhead on search throughput"
     for row in audit_rows:
