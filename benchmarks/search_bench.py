@@ -526,40 +526,36 @@ def _httpx_rate(
     }
 
 
-def _process_cpu(pid: int) -> float:
-    """CPU seconds of a process and its descendants now (Linux /proc; 0 elsewhere)."""
+def _processes() -> dict[int, tuple[int, str, float]]:
+    """Every process now: parent, name and CPU seconds so far (Linux /proc; none elsewhere)."""
     tick = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    spent: dict[int, float] = {}
+    found = {}
     for entry in Path("/proc").glob("[0-9]*"):
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            name, fields = (entry / "stat").read_text().rsplit(")", 1)
         except OSError:
             continue
-        parents[int(entry.name)] = int(fields[1])
-        spent[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+        stat = fields.split()
+        comm = name.partition("(")[2]
+        found[int(entry.name)] = (int(stat[1]), comm, (int(stat[11]) + int(stat[12])) / tick)
+    return found
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds of a process and its descendants now."""
+    processes = _processes()
     tree, grew = {pid}, True
     while grew:
-        more = {p for p, parent in parents.items() if parent in tree} - tree
+        more = {p for p, (parent, _, _) in processes.items() if parent in tree} - tree
         tree |= more
         grew = bool(more)
-    return sum(spent.get(p, 0.0) for p in tree)
+    return sum(processes[p][2] for p in tree if p in processes)
 
 
 def _postgres_cpu() -> float:
     """CPU seconds of every PostgreSQL process of this machine now (its backends serve the
     node; another database's load would count too)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            if (entry / "comm").read_text().strip() != "postgres":
-                continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+    return sum(cpu for _, comm, cpu in _processes().values() if comm == "postgres")
 
 
 def _wrk_rate(
