@@ -1,7 +1,7 @@
 """The work every `polex serve` worker runs beside its requests: chaining the audit entries the
-requests wrote, signing a checkpoint of the chain every few minutes, and draining the match
-queue so that the records of an import reach both owners as hits without anyone running
-`polex crossmatch run`.
+requests wrote (and, on PostgreSQL, vacuuming the queue they wait in), signing a checkpoint of
+the chain every few minutes, and draining the match queue so that the records of an import
+reach both owners as hits without anyone running `polex crossmatch run`.
 
 Workers share nothing but the database, so any number of them may run this side by side:
 chaining and signing lock the chain head, and draining claims queued rows (SKIP LOCKED on
